@@ -1,0 +1,118 @@
+"""Prompt templates as versioned data files in `prompts/`.
+
+A template is a TOML file with `name`, `version`, `description`, the `variables` it declares,
+and `system` and `user` texts with `{{ variable }}` placeholders. Rendering fails loudly on a
+missing, undeclared or unused variable. The SHA-256 of the file's bytes goes into every cache key
+and every result, so editing a prompt can never be mistaken for the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from summarizer.errors import PromptError
+from summarizer.llm import Message
+from summarizer.schemas import PromptRef
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def default_prompts_dir() -> Path:
+    override = os.environ.get("SUMMARIZER_PROMPTS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "prompts"
+
+
+class _TemplateFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    description: str
+    variables: list[str]
+    system: str
+    user: str
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    version: str
+    sha256: str
+    variables: frozenset[str]
+    system: str
+    user: str
+
+    @property
+    def ref(self) -> PromptRef:
+        return PromptRef(name=self.name, version=self.version, sha256=self.sha256)
+
+    def render(self, values: Mapping[str, str]) -> tuple[Message, Message]:
+        missing = self.variables - values.keys()
+        if missing:
+            raise PromptError(f"prompt {self.name!r}: missing variable(s) {sorted(missing)}")
+        unknown = values.keys() - self.variables
+        if unknown:
+            raise PromptError(f"prompt {self.name!r}: undeclared variable(s) {sorted(unknown)}")
+        return (
+            Message(role="system", content=self._fill(self.system, values)),
+            Message(role="user", content=self._fill(self.user, values)),
+        )
+
+    @staticmethod
+    def _fill(text: str, values: Mapping[str, str]) -> str:
+        # One pass: a value that itself contains "{{ x }}" is inserted literally, never expanded.
+        return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def load_template(path: Path) -> PromptTemplate:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise PromptError(f"cannot read prompt {path}: {error.strerror}") from None
+    try:
+        data = _TemplateFile.model_validate(tomllib.loads(raw.decode("utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise PromptError(f"prompt {path} is not valid TOML: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PromptError(f"prompt {path}: {where}: {first['msg']}") from None
+    used = set(_PLACEHOLDER.findall(data.system)) | set(_PLACEHOLDER.findall(data.user))
+    declared = set(data.variables)
+    if used != declared:
+        raise PromptError(
+            f"prompt {path}: placeholders {sorted(used)} do not match "
+            f"declared variables {sorted(declared)}"
+        )
+    return PromptTemplate(
+        name=data.name,
+        version=data.version,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        variables=frozenset(declared),
+        system=data.system,
+        user=data.user,
+    )
+
+
+class PromptLibrary:
+    """Loads templates by name from a directory, once each."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_prompts_dir()
+        self._loaded: dict[str, PromptTemplate] = {}
+
+    def get(self, name: str) -> PromptTemplate:
+        if name not in self._loaded:
+            path = self.directory / f"{name}.toml"
+            if not path.is_file():
+                raise PromptError(f"no prompt template {name!r} in {self.directory}")
+            self._loaded[name] = load_template(path)
+        return self._loaded[name]

