@@ -54,9 +54,20 @@ class Chunk:
         return self.sentences[-1].end
 
 
+_DELIMITER_TAG = re.compile(r"<(/?\s*(?:article|parts)\b)", re.IGNORECASE)
+
+
+def neutralise_delimiters(text: str) -> str:
+    """Stop article text from closing the prompt's data block (`</article>`) early.
+
+    Only the prompt copy changes; evidence is always taken from the untouched source.
+    """
+    return _DELIMITER_TAG.sub(r"‹\1", text)
+
+
 def render_sentences(sentences: Sequence[Sentence]) -> str:
     """The numbered form a model sees: one `[id] text` line per sentence."""
-    return "\n".join(f"[{s.id}] {s.text}" for s in sentences)
+    return "\n".join(f"[{s.id}] {neutralise_delimiters(s.text)}" for s in sentences)
 
 
 def _spans(text: str) -> Iterator[tuple[int, int, int]]:

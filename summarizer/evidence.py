@@ -18,12 +18,14 @@ from summarizer.schemas import CitedClaim, Claim, ClaimKind
 _QUOTE_MARKS = re.compile(r"[“”\"]")
 _SPEECH_VERBS = (
     r"said|says|stated|states|told|added|noted|declared|warned|insisted|claimed|"
-    r"announced|argued|wrote|explained|stressed|emphasi[sz]ed|according to"
+    r"announced|argued|wrote|explained|stressed|emphasi[sz]ed|according to|expressed|praised|"
+    r"indicated|criticized|criticised|called|assured|highlighted|pledged|vowed|described"
 )
 _NAME = r"(?:[A-Z][\w.’'\-]*)(?:\s+(?:[A-Z][\w.’'\-]*|of|the|de|al))*"
 # “…,” Putin stated  /  “…,” said Putin  /  Putin said: “…”
 _AFTER_QUOTE = re.compile(rf"[”\"]\s*,?\s*(?:(?P<a>{_NAME})\s+(?:{_SPEECH_VERBS})\b|(?:{_SPEECH_VERBS})\s+(?P<b>{_NAME}))")
-_BEFORE_QUOTE = re.compile(rf"(?P<c>{_NAME})\s+(?:{_SPEECH_VERBS})\b[^“\"]{{0,40}}[“\"]")
+_BEFORE_QUOTE = re.compile(rf"(?P<c>{_NAME})\s+(?:{_SPEECH_VERBS})\b[^“\"]{{0,80}}[“\"]")
+_PRONOUNS = frozenset({"He", "She", "They", "It", "We", "I", "The", "This", "That", "In"})
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,9 @@ def attributed_speaker(text: str) -> str | None:
         match = pattern.search(text)
         if match:
             for group in groups:
-                if match.group(group):
-                    return match.group(group)
+                who = match.group(group)
+                if who and who not in _PRONOUNS:
+                    return who
     return None
 
 

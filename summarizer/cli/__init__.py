@@ -1,0 +1,60 @@
+"""The `summarizer` command: thin typer commands over the library, errors mapped in one place.
+
+Each command parses options, calls one library function, and renders the result. Heavy modules
+(openai, llama_cpp, the pipeline) are imported inside commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+import typer
+
+from summarizer.errors import SummarizerError
+
+app = typer.Typer(
+    name="summarizer",
+    help="Structured summaries and claim lists whose every claim cites a verified source span.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+cache_app = typer.Typer(help="Inspect or clear the call cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+_state = {"verbose": False}
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show details and tracebacks."),
+) -> None:
+    _state["verbose"] = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from summarizer.cli import commands  # noqa: F401  (registers the commands on `app`)
+
+    try:
+        app(args=argv)
+    except SummarizerError as error:
+        if _state["verbose"]:
+            raise
+        message = " ".join(str(error).split())
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

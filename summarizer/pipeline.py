@@ -1,0 +1,478 @@
+"""From a `Source` to a `SummaryResult`: chunk, map, reduce, resolve evidence.
+
+One call when the article fits the chunk budget. Otherwise each chunk is mapped to a typed
+partial result (claims plus a partial summary, or selected sentences), claims are merged and
+de-duplicated, and the partial summaries are reduced in groups that fit the budget, level by
+level, until one is left. Every call's prompt plus its output budget fits the backend's context
+window, whatever the document's length, and the number of levels is bounded.
+
+Two modes share that structure: *abstractive* (the model writes a summary and claims that cite
+sentence ids) and *extractive* (the model only picks sentence ids; the program quotes them), the
+latter for tiny local models that can select but not paraphrase.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from summarizer.cache import CallCache, cache_key
+from summarizer.chunking import Chunk, Sentence, chunk_sentences, render_sentences, split_sentences
+from summarizer.errors import BackendError, OutputTruncated, PlanError
+from summarizer.evidence import (
+    ResolvedClaim,
+    claim_from_sentence,
+    merge_claims,
+    resolve_claim,
+    verify_claims,
+)
+from summarizer.llm import Backend, CompletionRequest
+from summarizer.llm.retry import RetryPolicy
+from summarizer.llm.structured import complete_structured
+from summarizer.prompts import PromptLibrary, PromptTemplate
+from summarizer.schemas import (
+    ChunkDigest,
+    MergedSummary,
+    ModelRef,
+    SentenceSelection,
+    SourceInfo,
+    Summary,
+    SummaryResult,
+    Usage,
+)
+from summarizer.sources import Source
+from summarizer.tokens import TokenCounter
+
+Mode = Literal["abstractive", "extractive"]
+T = TypeVar("T", bound=BaseModel)
+
+# Chat formats add a few tokens per message around the text we count.
+MESSAGE_OVERHEAD_TOKENS = 8
+MAX_REDUCE_LEVELS = 8
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    mode: Mode = "abstractive"
+    max_chunk_tokens: int = 1500
+    chunk_overlap: int = 0
+    max_output_tokens: int = 800
+    max_claims: int = 8
+    extract_count: int = 5
+    temperature: float = 0.0
+    seed: int = 0
+    max_reasks: int = 2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How many tokens the backend's own tokenizer may use per tiktoken token (>1 for local models).
+    token_ratio: float = 1.0
+    encoding_model: str = "gpt-4o-mini"
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a document will cost, computed without calling a model (see `--dry-run`)."""
+
+    mode: Mode
+    source_tokens: int
+    sentences: int
+    chunks: int
+    chunk_budget: int
+    context_window: int
+    map_calls: int
+    reduce_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def calls(self) -> int:
+        return self.map_calls + self.reduce_calls
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+def _template_overhead(template: PromptTemplate, counter: TokenCounter) -> int:
+    empty = dict.fromkeys(template.variables, "")
+    system, user = template.render(empty)
+    return counter.count(system.content) + counter.count(user.content) + 2 * MESSAGE_OVERHEAD_TOKENS
+
+
+def chunk_budget(
+    options: PipelineOptions, context_window: int, overhead: int, counter: TokenCounter
+) -> int:
+    """Tokens of numbered article text one call may carry (in tiktoken tokens)."""
+    room = context_window - options.max_output_tokens - overhead - 16  # ids in the variables
+    budget = min(options.max_chunk_tokens, math.floor(room / options.token_ratio))
+    if budget < 64:
+        raise PlanError(
+            f"context window {context_window} leaves only {budget} tokens for text after "
+            f"{options.max_output_tokens} output tokens; lower --max-output-tokens or use a "
+            "model with a larger context"
+        )
+    return budget
+
+
+def _map_template_name(mode: Mode) -> str:
+    return "summarize" if mode == "abstractive" else "extract"
+
+
+def plan(
+    source: Source,
+    options: PipelineOptions,
+    *,
+    context_window: int,
+    prompts: PromptLibrary | None = None,
+) -> Plan:
+    library = prompts or PromptLibrary()
+    counter = TokenCounter.for_model(options.encoding_model)
+    template = library.get(_map_template_name(options.mode))
+    overhead = _template_overhead(template, counter)
+    budget = chunk_budget(options, context_window, overhead, counter)
+    sentences = split_sentences(source.text, counter, budget)
+    chunks = chunk_sentences(sentences, counter, budget, options.chunk_overlap)
+    map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
+    # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
+    if options.mode == "abstractive":
+        partial_tokens = min(options.max_output_tokens, 250)
+        merge_overhead = _template_overhead(library.get("merge"), counter)
+        merge_budget = chunk_budget(options, context_window, merge_overhead, counter)
+    else:
+        average = max(1, sum(c.tokens for c in chunks) // max(1, len(sentences)))
+        partial_tokens = average * options.extract_count
+        merge_overhead, merge_budget = overhead, budget
+    reduce_calls, reduce_prompt = _estimate_reduce(len(chunks), partial_tokens, merge_budget)
+    completion = (len(chunks) + reduce_calls) * min(options.max_output_tokens, 400)
+    return Plan(
+        mode=options.mode,
+        source_tokens=counter.count(source.text),
+        sentences=len(sentences),
+        chunks=len(chunks),
+        chunk_budget=budget,
+        context_window=context_window,
+        map_calls=len(chunks),
+        reduce_calls=reduce_calls,
+        prompt_tokens=map_prompt + reduce_prompt + merge_overhead * reduce_calls,
+        completion_tokens=completion,
+    )
+
+
+def _estimate_reduce(items: int, item_tokens: int, budget: int) -> tuple[int, int]:
+    per_group = max(2, budget // max(1, item_tokens))
+    calls = prompt = 0
+    while items > 1:
+        groups = math.ceil(items / per_group)
+        calls += groups
+        prompt += items * item_tokens
+        items = groups
+    return calls, prompt
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def summarize(
+    source: Source,
+    backend: Backend,
+    options: PipelineOptions | None = None,
+    *,
+    cache: CallCache | None = None,
+    refresh: bool = False,
+    prompts: PromptLibrary | None = None,
+) -> SummaryResult:
+    """Summarise one source; see the module docstring. Raises SummarizerError subclasses."""
+    return _Run(source, backend, options or PipelineOptions(), cache, refresh, prompts).execute()
+
+
+class _Run:
+    def __init__(
+        self,
+        source: Source,
+        backend: Backend,
+        options: PipelineOptions,
+        cache: CallCache | None,
+        refresh: bool,
+        prompts: PromptLibrary | None,
+    ) -> None:
+        self.source = source
+        self.backend = backend
+        self.options = options
+        self.cache = cache
+        self.refresh = refresh
+        self.prompts = prompts or PromptLibrary()
+        self.counter = TokenCounter.for_model(options.encoding_model)
+        self.usage = Usage()
+        self.warnings: list[str] = list(source.warnings)
+        self.used_templates: dict[str, PromptTemplate] = {}
+
+    def execute(self) -> SummaryResult:
+        try:
+            return self._execute()
+        except BackendError as error:
+            error.usage = self.usage + (error.usage or Usage())
+            raise
+
+    def _execute(self) -> SummaryResult:
+        template = self.prompts.get(_map_template_name(self.options.mode))
+        overhead = _template_overhead(template, self.counter)
+        budget = chunk_budget(self.options, self.backend.context_window, overhead, self.counter)
+        sentences = split_sentences(self.source.text, self.counter, budget)
+        chunks = chunk_sentences(sentences, self.counter, budget, self.options.chunk_overlap)
+        if self.options.mode == "abstractive":
+            summary, resolved = self._abstractive(chunks, budget)
+        else:
+            summary, resolved = self._extractive(chunks, budget)
+        claims = merge_claims(resolved, self.source.text)
+        problems = verify_claims(claims, self.source.text)
+        if problems:  # unreachable by construction; refuse to emit rather than mislead
+            raise PlanError("; ".join(problems))
+        return SummaryResult(
+            source=SourceInfo(
+                path=self.source.path,
+                sha256=self.source.sha256,
+                chars=len(self.source.text),
+                tokens=self.counter.count(self.source.text),
+            ),
+            mode=self.options.mode,
+            summary=summary,
+            claims=claims,
+            model=ModelRef(backend=self.backend.name, name=self.backend.model),
+            prompts=[t.ref for t in self.used_templates.values()],
+            chunks=len(chunks),
+            usage=self.usage,
+            warnings=self.warnings,
+        )
+
+    # abstractive ---------------------------------------------------------------------------
+
+    def _abstractive(
+        self, chunks: Sequence[Chunk], budget: int
+    ) -> tuple[Summary, list[ResolvedClaim]]:
+        template = self.prompts.get("summarize")
+        digests: list[ChunkDigest] = []
+        resolved: list[ResolvedClaim] = []
+        dropped = 0
+        for chunk in chunks:
+            ids = [s.id for s in chunk.sentences]
+            digest = self._call(
+                template,
+                {"sentences": render_sentences(chunk.sentences), "max_claims": str(self.options.max_claims)},
+                ChunkDigest,
+                _digest_schema(ids),
+            )
+            digests.append(digest)
+            visible = {s.id: s for s in chunk.sentences}
+            for cited in digest.claims:
+                claim = resolve_claim(cited, visible)
+                if claim is None:
+                    dropped += 1
+                else:
+                    resolved.append(claim)
+        if dropped:
+            self.warnings.append(
+                f"dropped {dropped} claim(s) citing no sentence of the text they were drawn from"
+            )
+        partials = [
+            MergedSummary(headline=d.headline, summary=d.summary, key_points=d.key_points)
+            for d in digests
+        ]
+        merged = partials[0] if len(partials) == 1 else self._reduce_summaries(partials)
+        return (
+            Summary(headline=merged.headline, text=merged.summary, key_points=merged.key_points),
+            resolved,
+        )
+
+    def _reduce_summaries(self, partials: list[MergedSummary]) -> MergedSummary:
+        template = self.prompts.get("merge")
+        overhead = _template_overhead(template, self.counter)
+        budget = chunk_budget(self.options, self.backend.context_window, overhead, self.counter)
+
+        def render(items: Sequence[MergedSummary]) -> str:
+            return "\n\n".join(
+                f"[{n}] headline: {p.headline}\nsummary: {p.summary}\n"
+                f"key points: {'; '.join(p.key_points)}"
+                for n, p in enumerate(items, start=1)
+            )
+
+        def merge(group: Sequence[MergedSummary]) -> MergedSummary:
+            return self._call(
+                template, {"partials": render(group)}, MergedSummary, _plain_schema(MergedSummary)
+            )
+
+        return _reduce_levels(partials, lambda group: self._fits(render(group), budget), merge)[0]
+
+    # extractive ----------------------------------------------------------------------------
+
+    def _extractive(
+        self, chunks: Sequence[Chunk], budget: int
+    ) -> tuple[Summary, list[ResolvedClaim]]:
+        picked: list[Sentence] = []
+        for chunk in chunks:
+            picked.extend(self._select(chunk.sentences, self.options.extract_count))
+        picked = sorted({s.id: s for s in picked}.values(), key=lambda s: s.id)
+        candidates = picked
+        for _level in range(MAX_REDUCE_LEVELS):
+            if len(candidates) <= self.options.extract_count:
+                break
+            groups = _pack(candidates, lambda g: self._fits(render_sentences(g), budget))
+            chosen: list[Sentence] = []
+            for group in groups:
+                # Each group keeps its share of the picks, so one level usually suffices.
+                share = max(1, round(self.options.extract_count * len(group) / len(candidates)))
+                chosen.extend(self._select(group, share) if len(group) > share else group)
+            narrowed = sorted({s.id: s for s in chosen}.values(), key=lambda s: s.id)
+            if len(narrowed) >= len(candidates):
+                break  # no group could narrow further; keep what the model chose
+            candidates = narrowed
+        if not candidates:
+            raise PlanError("the model selected no sentences")
+        summary = Summary(
+            headline=candidates[0].text,
+            text=" ".join(s.text for s in candidates),
+            key_points=[s.text for s in candidates],
+        )
+        # Claims cover every sentence picked at the map stage, so long documents keep detail.
+        return summary, [claim_from_sentence(s) for s in picked]
+
+    def _select(self, sentences: Sequence[Sentence], wanted: int) -> list[Sentence]:
+        template = self.prompts.get("extract")
+        count = min(wanted, len(sentences))
+        ids = [s.id for s in sentences]
+        selection = self._call(
+            template,
+            {"sentences": render_sentences(sentences), "count": str(count)},
+            SentenceSelection,
+            _selection_schema(ids, count),
+        )
+        by_id = {s.id: s for s in sentences}
+        chosen = [by_id[i] for i in dict.fromkeys(selection.sentence_ids) if i in by_id]
+        if len(chosen) < len(selection.sentence_ids):
+            self.warnings.append("ignored sentence ids the model cited outside the text shown")
+        return chosen
+
+    # calls ---------------------------------------------------------------------------------
+
+    def _fits(self, text: str, budget: int) -> bool:
+        return self.counter.count(text) <= budget
+
+    def _call(
+        self,
+        template: PromptTemplate,
+        values: dict[str, str],
+        output_type: type[T],
+        schema: dict[str, Any],
+    ) -> T:
+        self.used_templates.setdefault(template.name, template)
+        request = CompletionRequest(
+            messages=template.render(values),
+            schema_name=output_type.__name__,
+            json_schema=schema,
+            max_tokens=self.options.max_output_tokens,
+            temperature=self.options.temperature,
+            seed=self.options.seed,
+        )
+        key = cache_key(
+            backend=self.backend.name,
+            model=self.backend.model,
+            endpoint=self.options.endpoint,
+            request=request,
+            prompt_sha256=template.sha256,
+        )
+        if self.cache is None:
+            return self._complete(request, output_type)
+        with self.cache.single_flight(key):
+            if not self.refresh:
+                hit = self.cache.get(key)
+                if hit is not None:
+                    self.usage = self.usage + Usage(cached_calls=1)
+                    return output_type.model_validate(hit["output"])
+            output = self._complete(request, output_type)
+            self.cache.set(key, {"output": output.model_dump(mode="json")})
+            return output
+
+    def _complete(self, request: CompletionRequest, output_type: type[T]) -> T:
+        try:
+            output, usage = self._complete_once(request, output_type)
+        except OutputTruncated as error:
+            self.usage = self.usage + (error.usage or Usage())
+            bigger = request.max_tokens * 2
+            prompt = sum(self.counter.count(m.content) for m in request.messages)
+            if prompt * self.options.token_ratio + bigger > self.backend.context_window:
+                raise
+            self.warnings.append(f"output hit {request.max_tokens} tokens; retried with {bigger}")
+            output, usage = self._complete_once(
+                request.model_copy(update={"max_tokens": bigger}), output_type
+            )
+        self.usage = self.usage + usage
+        return output
+
+    def _complete_once(
+        self, request: CompletionRequest, output_type: type[T]
+    ) -> tuple[T, Usage]:
+        return complete_structured(
+            self.backend,
+            request,
+            output_type,
+            policy=self.options.retry,
+            max_reasks=self.options.max_reasks,
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+Item = TypeVar("Item")
+
+
+def _pack(items: Sequence[Item], fits: Callable[[Sequence[Item]], bool]) -> list[list[Item]]:
+    """Greedy consecutive groups, each as large as `fits` allows (at least one item)."""
+    groups: list[list[Item]] = []
+    for item in items:
+        if groups and fits([*groups[-1], item]):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def _reduce_levels(
+    items: list[Item],
+    fits: Callable[[Sequence[Item]], bool],
+    merge: Callable[[Sequence[Item]], Item],
+) -> list[Item]:
+    level = 0
+    while len(items) > 1:
+        level += 1
+        groups = _pack(items, fits)
+        if level > MAX_REDUCE_LEVELS or all(len(g) == 1 for g in groups):
+            raise PlanError(
+                "partial summaries are too long to merge within the context budget; "
+                "lower --max-output-tokens or raise --max-chunk-tokens"
+            )
+        items = [merge(g) if len(g) > 1 else g[0] for g in groups]
+    return items
+
+
+def _plain_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _digest_schema(ids: Sequence[int]) -> dict[str, Any]:
+    schema = copy.deepcopy(ChunkDigest.model_json_schema())
+    cited = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]
+    cited["items"] = {"type": "integer", "enum": list(ids)}
+    return schema
+
+
+def _selection_schema(ids: Sequence[int], count: int) -> dict[str, Any]:
+    schema = copy.deepcopy(SentenceSelection.model_json_schema())
+    field_schema = schema["properties"]["sentence_ids"]
+    field_schema["items"] = {"type": "integer", "enum": list(ids)}
+    # Tiny models return empty lists unless the schema demands some items.
+    field_schema["minItems"] = min(3, count)
+    field_schema["maxItems"] = count
+    return schema

@@ -1,0 +1,67 @@
+"""Render results for people (Markdown, plain text) or programs (JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+from summarizer.schemas import Claim, ClaimsResult, SummaryResult
+
+Format = Literal["json", "md", "text"]
+
+
+def _claim_line(claim: Claim, markdown: bool) -> str:
+    who = f" — {claim.speaker}" if claim.speaker else ""
+    span = f"[{claim.span[0]}:{claim.span[1]}]"
+    if markdown:
+        return f"- **{claim.kind}**{who}: {claim.text}  \n  > {claim.evidence} `{span}`"
+    return f"- ({claim.kind}{who}) {claim.text}\n    evidence {span}: {claim.evidence}"
+
+
+def _usage_line(result: SummaryResult | ClaimsResult) -> str:
+    u = result.usage
+    return (
+        f"{result.model.backend}:{result.model.name} · calls {u.calls} "
+        f"(cached {u.cached_calls}, failed {u.failed_calls}) · tokens {u.prompt_tokens} in / "
+        f"{u.completion_tokens} out"
+    )
+
+
+def render_summary(result: SummaryResult, fmt: Format) -> str:
+    if fmt == "json":
+        return result.model_dump_json(indent=2)
+    markdown = fmt == "md"
+    lines = [f"# {result.summary.headline}" if markdown else result.summary.headline.upper(), ""]
+    lines += [result.summary.text, "", "## Key points" if markdown else "Key points:"]
+    lines += [f"- {point}" for point in result.summary.key_points]
+    lines += ["", "## Claims" if markdown else "Claims:"]
+    lines += [_claim_line(claim, markdown) for claim in result.claims]
+    lines += ["", _footer(result)]
+    return "\n".join(lines)
+
+
+def render_claims(result: ClaimsResult, fmt: Format) -> str:
+    if fmt == "json":
+        return result.model_dump_json(indent=2)
+    markdown = fmt == "md"
+    lines = [f"# Claims in {result.source.path}" if markdown else f"Claims in {result.source.path}"]
+    lines += [_claim_line(claim, markdown) for claim in result.claims]
+    lines += ["", _footer(result)]
+    return "\n".join(lines)
+
+
+def _footer(result: SummaryResult | ClaimsResult) -> str:
+    notes = [_usage_line(result)] + [f"warning: {w}" for w in result.warnings]
+    return "\n".join(notes)
+
+
+def render_many(rendered: Sequence[str], fmt: Format) -> str:
+    """Several documents: a JSON array, or the documents one after another."""
+    if fmt == "json":
+        return "[\n" + ",\n".join(rendered) + "\n]" if len(rendered) > 1 else rendered[0]
+    return "\n\n---\n\n".join(rendered)
+
+
+def to_json(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "evals" / "seeds" / "articles"
+SHARED_SEEDS = REPO.parent / "shared" / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own cache dir and no credentials or endpoint from the host."""
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL",
+                "SUMMARIZER_LOCAL_MODEL", "SUMMARIZER_MODE"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # no stray .env from the working directory
+
+
+@pytest.fixture
+def seed_path() -> Path:
+    """The first seed article (from evals/ once copied there, else shared/)."""
+    for folder in (SEEDS, SHARED_SEEDS):
+        candidates = sorted(folder.glob("000_*.txt")) if folder.is_dir() else []
+        if candidates:
+            return candidates[0]
+    pytest.fail("seed article 000 not found")
