@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,7 @@ class LazyBackend:
         self._settings = settings
         self._profile = profile
         self._backend: Backend | None = None
+        self._build_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -108,6 +110,8 @@ class LazyBackend:
         return self._backend is not None
 
     def complete(self, request: CompletionRequest) -> Completion:
-        if self._backend is None:
-            self._backend = create_backend(self._settings, self._profile)
-        return self._backend.complete(request)
+        with self._build_lock:  # batch jobs call from many threads; build exactly once
+            if self._backend is None:
+                self._backend = create_backend(self._settings, self._profile)
+            backend = self._backend
+        return backend.complete(request)
