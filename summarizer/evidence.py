@@ -23,7 +23,9 @@ _SPEECH_VERBS = (
 )
 _NAME = r"(?:[A-Z][\w.’'\-]*)(?:\s+(?:[A-Z][\w.’'\-]*|of|the|de|al))*"
 # “…,” Putin stated  /  “…,” said Putin  /  Putin said: “…”
-_AFTER_QUOTE = re.compile(rf"[”\"]\s*,?\s*(?:(?P<a>{_NAME})\s+(?:{_SPEECH_VERBS})\b|(?:{_SPEECH_VERBS})\s+(?P<b>{_NAME}))")
+_AFTER_QUOTE = re.compile(
+    rf"[”\"]\s*,?\s*(?:(?P<a>{_NAME})\s+(?:{_SPEECH_VERBS})\b|(?:{_SPEECH_VERBS})\s+(?P<b>{_NAME}))"
+)
 _BEFORE_QUOTE = re.compile(rf"(?P<c>{_NAME})\s+(?:{_SPEECH_VERBS})\b[^“\"]{{0,80}}[“\"]")
 _PRONOUNS = frozenset({"He", "She", "They", "It", "We", "I", "The", "This", "That", "In"})
 
@@ -38,9 +40,7 @@ class ResolvedClaim:
     end: int
 
 
-def resolve_claim(
-    claim: CitedClaim, visible: Mapping[int, Sentence]
-) -> ResolvedClaim | None:
+def resolve_claim(claim: CitedClaim, visible: Mapping[int, Sentence]) -> ResolvedClaim | None:
     """Resolve against the sentences the model was shown; None when no cited id is among them.
 
     Cited ids that are not adjacent cannot form one span: the span covers the first run of

@@ -261,7 +261,10 @@ class _Run:
             ids = [s.id for s in chunk.sentences]
             digest = self._call(
                 template,
-                {"sentences": render_sentences(chunk.sentences), "max_claims": str(self.options.max_claims)},
+                {
+                    "sentences": render_sentences(chunk.sentences),
+                    "max_claims": str(self.options.max_claims),
+                },
                 ChunkDigest,
                 _digest_schema(ids),
             )
@@ -411,9 +414,7 @@ class _Run:
         self.usage = self.usage + usage
         return output
 
-    def _complete_once(
-        self, request: CompletionRequest, output_type: type[T]
-    ) -> tuple[T, Usage]:
+    def _complete_once(self, request: CompletionRequest, output_type: type[T]) -> tuple[T, Usage]:
         return complete_structured(
             self.backend,
             request,

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_SCHEMA_VERSION = "1"
+RESULT_SCHEMA_VERSION: Literal["1"] = "1"
 
 
 class Strict(BaseModel):

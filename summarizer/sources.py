@@ -74,7 +74,24 @@ def source_from_text(text: str, *, path: str) -> Source:
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "noscript", "template", "head"})
     _BLOCK = frozenset(
-        "p div br li h1 h2 h3 h4 h5 h6 tr article section blockquote header footer".split()
+        [
+            "p",
+            "div",
+            "br",
+            "li",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "article",
+            "section",
+            "blockquote",
+            "header",
+            "footer",
+        ]
     )
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""A scripted fake backend for pipeline tests: answers from a queue or a responder, records calls."""
+"""Scripted fake backend for pipeline tests: answers from a queue or a responder."""
 
 from __future__ import annotations
 

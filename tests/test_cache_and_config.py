@@ -70,7 +70,10 @@ def test_settings_precedence_flags_env_dotenv(tmp_path: Path) -> None:
 
 def test_backend_defaults_to_local_without_key_or_url() -> None:
     assert load_settings(env={}, dotenv_path=None).resolved_backend() == "local"
-    assert load_settings(env={"OPENAI_API_KEY": "sk-x"}, dotenv_path=None).resolved_backend() == "openai"
+    assert (
+        load_settings(env={"OPENAI_API_KEY": "sk-x"}, dotenv_path=None).resolved_backend()
+        == "openai"
+    )
     with_url = load_settings(env={"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, dotenv_path=None)
     assert with_url.resolved_backend() == "openai"
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -28,7 +29,9 @@ documents = st.lists(st.tuples(words, separators), min_size=1, max_size=120).map
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=documents, budget=st.integers(min_value=20, max_value=200), overlap=st.integers(0, 40))
-def test_offsets_reproduce_text_and_chunks_respect_budget(text: str, budget: int, overlap: int) -> None:
+def test_offsets_reproduce_text_and_chunks_respect_budget(
+    text: str, budget: int, overlap: int
+) -> None:
     sentences, chunks = chunk_text(text, COUNTER, budget, overlap)
     covered = []
     previous_end = 0
@@ -88,7 +91,7 @@ def test_overlap_repeats_tail_sentences() -> None:
     sentences = split_sentences(text, COUNTER, 100)
     chunks = chunk_sentences(sentences, COUNTER, 60, overlap_tokens=15)
     assert len(chunks) > 2
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.sentences[0].id <= before.sentences[-1].id
 
 

@@ -13,8 +13,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_BACKEND"))}
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_BACKEND"))
+    }
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "summarizer", *args],
@@ -23,7 +27,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes | None =
     )  # fmt: skip
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str, code: int = 1) -> None:
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], fragment: str, code: int = 1
+) -> None:
     assert result.returncode == code, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
@@ -36,7 +42,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
     [(None, "file not found"), (b"", "empty"), (b"\x00\x01\x02binary", "binary"),
      (b"\xff\xfe bad", "not valid UTF-8")],
 )  # fmt: skip
-def test_bad_files_give_one_line_errors(tmp_path: Path, content: bytes | None, fragment: str) -> None:
+def test_bad_files_give_one_line_errors(
+    tmp_path: Path, content: bytes | None, fragment: str
+) -> None:
     path = tmp_path / "article.txt"
     if content is not None:
         path.write_bytes(content)
@@ -80,9 +88,12 @@ def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
     script = (
         "import sys\nfrom summarizer.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('openai', 'llama_cpp', 'tiktoken', 'diskcache') if m in sys.modules))"
+        "heavy = ('openai', 'llama_cpp', 'tiktoken', 'diskcache')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 

@@ -78,7 +78,9 @@ def test_overlapping_chunks_do_not_duplicate_claims() -> None:
         return json.dumps(answer)
 
     result = summarize(
-        source, ScriptedBackend(same_claim_everywhere), options(max_chunk_tokens=120, chunk_overlap=30)
+        source,
+        ScriptedBackend(same_claim_everywhere),
+        options(max_chunk_tokens=120, chunk_overlap=30),
     )
     assert [c.text for c in result.claims].count("The council met.") == 1
 
@@ -217,7 +219,9 @@ def test_extractive_mode_quotes_selected_sentences(seed_path: Path) -> None:
 def test_extractive_long_document_narrows_to_the_requested_count() -> None:
     source = source_from_text(long_text(80), path="long.txt")
     backend = ScriptedBackend()
-    result = summarize(source, backend, options(mode="extractive", max_chunk_tokens=200, extract_count=5))
+    result = summarize(
+        source, backend, options(mode="extractive", max_chunk_tokens=200, extract_count=5)
+    )
     assert result.chunks > 2
     assert len(result.summary.key_points) <= 5
 

@@ -7,14 +7,14 @@ import pytest
 from summarizer.errors import PromptError
 from summarizer.prompts import PromptLibrary, load_template
 
-TEMPLATE = '''
+TEMPLATE = """
 name = "t"
 version = "3"
 description = "test"
 variables = ["a", "b"]
 system = "sys {{ a }}"
 user = "user {{a}} and {{ b }}"
-'''
+"""
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -38,7 +38,9 @@ BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL
 MAX_CHUNK = typer.Option(None, "--max-chunk-tokens", help="Token budget of article text per call.")
 MAX_OUT = typer.Option(None, "--max-output-tokens", help="Output token budget per call.")
 MODE = typer.Option(None, "--mode", help="abstractive, extractive, or auto (by model).")
-DRY_RUN = typer.Option(False, "--dry-run", help="Show chunks, calls, tokens and cost; call nothing.")
+DRY_RUN = typer.Option(
+    False, "--dry-run", help="Show chunks, calls, tokens and cost; call nothing."
+)
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
 REFRESH = typer.Option(False, "--refresh", help="Ignore cached answers and overwrite them.")
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache directory.")

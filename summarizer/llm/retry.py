@@ -24,9 +24,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
+            return float(min(max(retry_after, 0.0), self.max_retry_after))
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return backoff * (0.5 + self.jitter() / 2)
+        return float(backoff * (0.5 + self.jitter() / 2))
 
 
 def complete_with_retries(
