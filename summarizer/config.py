@@ -39,6 +39,7 @@ ENV_VARS: dict[str, str] = {
     "SUMMARIZER_MAX_REASKS": "max_reasks",
     "SUMMARIZER_THREADS": "threads",
     "SUMMARIZER_SEED": "seed",
+    "SUMMARIZER_CONCURRENCY": "concurrency",
 }
 
 
@@ -67,6 +68,7 @@ class Settings(BaseModel):
     max_retries: int = Field(default=5, ge=1)
     max_reasks: int = Field(default=2, ge=0)
     threads: int | None = Field(default=None, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=64)
     temperature: float = 0.0
     seed: int = 0
 

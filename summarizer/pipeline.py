@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -50,6 +52,7 @@ from summarizer.tokens import TokenCounter
 
 Mode = Literal["abstractive", "extractive"]
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 # Chat formats add a few tokens per message around the text we count.
 MESSAGE_OVERHEAD_TOKENS = 8
@@ -72,6 +75,8 @@ class PipelineOptions:
     token_ratio: float = 1.0
     encoding_model: str = "gpt-4o-mini"
     endpoint: str | None = None
+    # Chunks mapped at once; >1 only pays off for remote endpoints (a local model is one CPU).
+    map_concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,7 @@ class _Run:
         self.prompts = prompts or PromptLibrary()
         self.counter = TokenCounter.for_model(options.encoding_model)
         self.usage = Usage()
+        self._usage_lock = threading.Lock()
         self.warnings: list[str] = list(source.warnings)
         self.used_templates: dict[str, PromptTemplate] = {}
 
@@ -254,23 +260,24 @@ class _Run:
         self, chunks: Sequence[Chunk], budget: int
     ) -> tuple[Summary, list[ResolvedClaim]]:
         template = self.prompts.get("summarize")
-        digests: list[ChunkDigest] = []
-        resolved: list[ResolvedClaim] = []
-        dropped = 0
-        for chunk in chunks:
-            ids = [s.id for s in chunk.sentences]
-            digest = self._call(
+
+        def digest(chunk: Chunk) -> ChunkDigest:
+            return self._call(
                 template,
                 {
                     "sentences": render_sentences(chunk.sentences),
                     "max_claims": str(self.options.max_claims),
                 },
                 ChunkDigest,
-                _digest_schema(ids),
+                _digest_schema([s.id for s in chunk.sentences]),
             )
-            digests.append(digest)
+
+        digests = self._map(digest, chunks)
+        resolved: list[ResolvedClaim] = []
+        dropped = 0
+        for chunk, digest_ in zip(chunks, digests, strict=True):
             visible = {s.id: s for s in chunk.sentences}
-            for cited in digest.claims:
+            for cited in digest_.claims:
                 claim = resolve_claim(cited, visible)
                 if claim is None:
                     dropped += 1
@@ -315,8 +322,10 @@ class _Run:
         self, chunks: Sequence[Chunk], budget: int
     ) -> tuple[Summary, list[ResolvedClaim]]:
         picked: list[Sentence] = []
-        for chunk in chunks:
-            picked.extend(self._select(chunk.sentences, self.options.extract_count))
+        for selected in self._map(
+            lambda chunk: self._select(chunk.sentences, self.options.extract_count), chunks
+        ):
+            picked.extend(selected)
         picked = sorted({s.id: s for s in picked}.values(), key=lambda s: s.id)
         candidates = picked
         for _level in range(MAX_REDUCE_LEVELS):
@@ -360,6 +369,17 @@ class _Run:
 
     # calls ---------------------------------------------------------------------------------
 
+    def _map(self, work: Callable[[Chunk], R], chunks: Sequence[Chunk]) -> list[R]:
+        """Apply `work` to every chunk, in order; concurrently when the options allow."""
+        if self.options.map_concurrency <= 1 or len(chunks) <= 1:
+            return [work(chunk) for chunk in chunks]
+        with ThreadPoolExecutor(max_workers=self.options.map_concurrency) as pool:
+            return list(pool.map(work, chunks))
+
+    def _spend(self, usage: Usage) -> None:
+        with self._usage_lock:
+            self.usage = self.usage + usage
+
     def _fits(self, text: str, budget: int) -> bool:
         return self.counter.count(text) <= budget
 
@@ -392,7 +412,7 @@ class _Run:
             if not self.refresh:
                 hit = self.cache.get(key)
                 if hit is not None:
-                    self.usage = self.usage + Usage(cached_calls=1)
+                    self._spend(Usage(cached_calls=1))
                     return output_type.model_validate(hit["output"])
             output = self._complete(request, output_type)
             self.cache.set(key, {"output": output.model_dump(mode="json")})
@@ -402,7 +422,7 @@ class _Run:
         try:
             output, usage = self._complete_once(request, output_type)
         except OutputTruncated as error:
-            self.usage = self.usage + (error.usage or Usage())
+            self._spend(error.usage or Usage())
             bigger = request.max_tokens * 2
             prompt = sum(self.counter.count(m.content) for m in request.messages)
             if prompt * self.options.token_ratio + bigger > self.backend.context_window:
@@ -411,7 +431,7 @@ class _Run:
             output, usage = self._complete_once(
                 request.model_copy(update={"max_tokens": bigger}), output_type
             )
-        self.usage = self.usage + usage
+        self._spend(usage)
         return output
 
     def _complete_once(self, request: CompletionRequest, output_type: type[T]) -> tuple[T, Usage]:

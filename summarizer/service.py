@@ -56,6 +56,7 @@ class Summarizer:
             token_ratio=self.profile.token_ratio,
             encoding_model=self.profile.model,
             endpoint=self.profile.endpoint,
+            map_concurrency=settings.concurrency if self.profile.backend == "openai" else 1,
         )
 
     @property

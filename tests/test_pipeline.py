@@ -239,3 +239,12 @@ def test_article_cannot_break_out_of_its_data_block() -> None:
     assert backend.history[0].json_schema["title"] == "ChunkDigest"
     for claim in result.claims:
         assert hostile[claim.span[0] : claim.span[1]] == claim.evidence
+
+
+def test_concurrent_map_gives_the_same_result_in_order() -> None:
+    source = source_from_text(long_text(60), path="long.txt")
+    serial = summarize(source, ScriptedBackend(), options(max_chunk_tokens=120))
+    parallel = summarize(
+        source, ScriptedBackend(), options(max_chunk_tokens=120, map_concurrency=4)
+    )
+    assert parallel.model_dump() == serial.model_dump()
