@@ -96,3 +96,15 @@ class ScriptedBackend:
             finish_reason=finish,
             usage=Usage(calls=1, prompt_tokens=prompt, completion_tokens=len(item) // 4),
         )
+
+
+def answer_http_request(body: dict[str, Any]) -> str:
+    """A loopback-server responder: a plausible answer to an OpenAI chat-completions body."""
+    spec = body["response_format"]["json_schema"]
+    request = CompletionRequest(
+        messages=(),
+        schema_name=spec["name"],
+        json_schema=spec["schema"],
+        max_tokens=body.get("max_tokens") or body.get("max_completion_tokens") or 100,
+    )
+    return plausible_answer(request)

@@ -1,0 +1,88 @@
+"""Acceptance: the CLI against a real OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import answer_http_request
+from tests.openai_server import OpenAIServer, server_error
+
+SECRET = "sk-test-DO-NOT-LEAK-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer(responder=answer_http_request) as running:
+        yield running
+
+
+def summarize_cli(
+    server: OpenAIServer, cache: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": SECRET,
+        "SUMMARIZER_CACHE_DIR": str(cache),
+        "SUMMARIZER_TIMEOUT": "5",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "summarizer", "summarize", *args, "--base-url", server.base_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_summarize_then_repeat_from_cache(
+    server: OpenAIServer, seed_path: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = summarize_cli(server, cache, str(seed_path))
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    text = seed_path.read_text(encoding="utf-8")
+    assert result["claims"]
+    for claim in result["claims"]:
+        start, end = claim["span"]
+        assert text[start:end] == claim["evidence"]
+    assert result["usage"]["calls"] == server.request_count == 1
+    assert server.requests[0]["response_format"]["json_schema"]["strict"] is True
+    assert server.request_headers[0].get("authorization") == f"Bearer {SECRET}"
+
+    second = summarize_cli(server, cache, str(seed_path))
+    assert second.returncode == 0, second.stderr
+    repeat = json.loads(second.stdout)
+    assert server.request_count == 1  # no HTTP request at all
+    assert repeat["usage"]["calls"] == 0 and repeat["usage"]["cached_calls"] == 1
+    assert {k: v for k, v in repeat.items() if k != "usage"} == {
+        k: v for k, v in result.items() if k != "usage"
+    }
+    # the key is nowhere on disk, in outputs or in logs
+    stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    assert SECRET.encode() not in stored
+    assert SECRET not in first.stdout + first.stderr + second.stdout + second.stderr
+
+
+def test_server_errors_exhausting_retries_give_one_line_and_no_cache_entry(
+    server: OpenAIServer, seed_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.enqueue(*[server_error(503)] * 2)
+    monkeypatch.setenv("SUMMARIZER_MAX_RETRIES", "2")
+    failed = summarize_cli(server, tmp_path / "cache", str(seed_path))
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "503" in errors[0] and "Traceback" not in failed.stderr
+    assert SECRET not in failed.stderr
+    monkeypatch.delenv("SUMMARIZER_MAX_RETRIES")
+    retry = summarize_cli(server, tmp_path / "cache", str(seed_path))
+    assert retry.returncode == 0, retry.stderr
+    assert json.loads(retry.stdout)["usage"]["calls"] == 1  # the failure was not cached
