@@ -33,12 +33,19 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from summarizer.config import Settings, load_settings
-    from summarizer.errors import SummarizerError
-    from summarizer.pipeline import PipelineOptions, plan, summarize
-    from summarizer.schemas import Claim, ClaimsResult, SummaryResult, Usage
-    from summarizer.service import Summarizer
-    from summarizer.sources import read_source, source_from_text
+    from summarizer.config import Settings as Settings
+    from summarizer.config import load_settings as load_settings
+    from summarizer.errors import SummarizerError as SummarizerError
+    from summarizer.pipeline import PipelineOptions as PipelineOptions
+    from summarizer.pipeline import plan as plan
+    from summarizer.pipeline import summarize as summarize
+    from summarizer.schemas import Claim as Claim
+    from summarizer.schemas import ClaimsResult as ClaimsResult
+    from summarizer.schemas import SummaryResult as SummaryResult
+    from summarizer.schemas import Usage as Usage
+    from summarizer.service import Summarizer as Summarizer
+    from summarizer.sources import read_source as read_source
+    from summarizer.sources import source_from_text as source_from_text
 
 
 def __getattr__(name: str) -> Any:

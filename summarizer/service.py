@@ -104,3 +104,5 @@ class Summarizer:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+        if isinstance(self.backend, LazyBackend):
+            self.backend.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from summarizer.config import Settings
+from summarizer.errors import ConfigError
 from summarizer.llm import Backend, Completion, CompletionRequest
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def create_backend(settings: Settings, profile: BackendProfile | None = None) ->
     if profile.backend == "local":
         from summarizer.llm.local_backend import LocalBackend
 
-        assert profile.local_path is not None  # describe_backend always sets it for local
+        if profile.local_path is None:
+            raise ConfigError(f"no model file resolved for local model {profile.model}")
         return LocalBackend(
             model_path=profile.local_path,
             model_name=profile.model,
@@ -108,6 +110,14 @@ class LazyBackend:
     @property
     def built(self) -> bool:
         return self._backend is not None
+
+    def close(self) -> None:
+        """Release the built backend's resources (HTTP connections, the loaded model)."""
+        with self._build_lock:
+            backend, self._backend = self._backend, None
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
 
     def complete(self, request: CompletionRequest) -> Completion:
         with self._build_lock:  # batch jobs call from many threads; build exactly once
