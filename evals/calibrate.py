@@ -1,0 +1,90 @@
+"""Measure how far each fact matcher agrees with people on REALSumm (dev half).
+
+    .venv/bin/python evals/calibrate.py [--matcher overlap,lexical,embedding]
+                                        [--data ../shared/data/realsumm-dev] [--json out.json]
+
+Prints one Markdown table row per matcher: balanced accuracy and F1 against the crowd's
+`present` labels (2-fold cross-validation by document: the threshold is chosen on one half of
+the documents and applied to the other), ROC AUC, and the Spearman correlation between the
+matcher's and the people's mean fact recall for each of the 25 systems.
+
+Data: REALSumm (Bhandari et al., EMNLP 2020, github.com/neulab/REALSumm), CC BY 4.0; cased
+article text from github.com/neulab/BARTScore (Apache-2.0). See the data folder's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from summarizer.errors import SummarizerError
+from summarizer.evaluation.calibration import (
+    Agreement,
+    evaluate_matcher,
+    judged_pairs,
+    load_judgements,
+)
+from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realsumm-dev"
+
+
+def build_matcher(name: str) -> FactMatcher:
+    if name == "overlap":
+        return OverlapMatcher()
+    if name == "lexical":
+        return LexicalMatcher()
+    if name == "embedding":
+        # Deferred: torch is an optional extra and takes seconds to import.
+        from summarizer.evaluation.matchers.embedding import EmbeddingMatcher
+
+        return EmbeddingMatcher()
+    raise SystemExit(f"unknown matcher {name!r}: choose from overlap, lexical, embedding")
+
+
+def render(rows: list[tuple[Agreement, float]]) -> str:
+    lines = [
+        "| matcher | balanced acc. | F1 | ROC AUC | system Spearman "
+        "| thresholds (fold 0, fold 1; all) | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a, seconds in rows:
+        lines.append(
+            f"| {a.matcher} | {a.balanced_accuracy:.3f} | {a.f1:.3f} | {a.roc_auc:.3f} "
+            f"| {a.system_spearman:.3f} | {a.fold_thresholds[0]:.2f}, {a.fold_thresholds[1]:.2f}; "
+            f"{a.threshold_all_data:.2f} | {seconds:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--matcher", default="overlap,lexical", help="comma-separated names")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="realsumm-dev folder")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    try:
+        pairs = judged_pairs(load_judgements(args.data))
+        rows: list[tuple[Agreement, float]] = []
+        for name in [n.strip() for n in args.matcher.split(",") if n.strip()]:
+            started = time.perf_counter()
+            result = evaluate_matcher(name, build_matcher(name), pairs)
+            rows.append((result, time.perf_counter() - started))
+            print(f"{name}: done in {rows[-1][1]:.0f} s", file=sys.stderr)
+    except SummarizerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(pairs)} human judgements from {args.data}\n")
+    print(render(rows))
+    if args.json:
+        args.json.write_text(
+            json.dumps([a.model_dump() for a, _ in rows], indent=2) + "\n", encoding="utf-8"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

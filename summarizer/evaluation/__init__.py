@@ -1,0 +1,78 @@
+"""The eval harness: labelled facts, fact matchers, metrics, calibration, and the gate.
+
+    dataset      eval files (suite, facts, story) as validated models; `load_suite`
+    text         normalisation shared by the lexical matcher and the metrics
+    matchers     FactMatcher protocol; overlap (baseline), lexical (default), embedding, judge
+    metrics      pure scores for one result: fact recall, claim support, specifics, length
+    calibration  agreement of a matcher with human judgements (REALSumm)
+    runner       run a suite, write reports, compare with a baseline, append to the run log
+
+Heavy or optional dependencies (torch for the embedding matcher, a backend for the judge) are
+imported only by the submodules that need them, never by `import summarizer.evaluation`.
+"""
+
+from __future__ import annotations
+
+from summarizer.evaluation.dataset import (
+    ArticleFacts,
+    Fact,
+    LabelledSuite,
+    Story,
+    Suite,
+    load_facts,
+    load_suite,
+)
+from summarizer.evaluation.matchers import (
+    FactMatcher,
+    LexicalMatcher,
+    MatcherInfo,
+    MatchResult,
+    OverlapMatcher,
+)
+from summarizer.evaluation.metrics import ArticleMetrics, article_metrics, matched_text
+from summarizer.evaluation.runner import (
+    Baseline,
+    Comparison,
+    EvalRegression,
+    EvalReport,
+    append_run_log,
+    baseline_from,
+    baseline_path,
+    check,
+    compare,
+    load_baseline,
+    run_suite,
+    save_baseline,
+    write_report,
+)
+
+__all__ = [
+    "ArticleFacts",
+    "ArticleMetrics",
+    "Baseline",
+    "Comparison",
+    "EvalRegression",
+    "EvalReport",
+    "Fact",
+    "FactMatcher",
+    "LabelledSuite",
+    "LexicalMatcher",
+    "MatchResult",
+    "MatcherInfo",
+    "OverlapMatcher",
+    "Story",
+    "Suite",
+    "append_run_log",
+    "article_metrics",
+    "baseline_from",
+    "baseline_path",
+    "check",
+    "compare",
+    "load_baseline",
+    "load_facts",
+    "load_suite",
+    "matched_text",
+    "run_suite",
+    "save_baseline",
+    "write_report",
+]

@@ -1,0 +1,24 @@
+"""Does a summary state a fact? One protocol, several judges of differing cost and accuracy.
+
+    FactMatcher.matches(fact, summary_text) -> MatchResult(score, present, evidence)
+    FactMatcher.match_many([(fact, summary_text), ...]) -> [MatchResult, ...]
+
+* `OverlapMatcher`: plain word overlap, the baseline every other matcher must beat.
+* `LexicalMatcher`: offline and deterministic; the default (see docs/evaluation.md for how it
+  agrees with people).
+* `EmbeddingMatcher` (optional extra, `summarizer.evaluation.matchers.embedding`): cosine
+  similarity of sentence embeddings; imports torch only when built.
+* `JudgeMatcher` (`summarizer.evaluation.matchers.judge`): asks the configured LLM backend.
+
+`score` is in [0, 1] and comparable across calls of one matcher only; `present` applies the
+matcher's threshold (calibrated on human judgements) and any hard requirement of the fact
+(`must_include`). `evidence` is the part of the summary that matched best, when known.
+"""
+
+from __future__ import annotations
+
+from summarizer.evaluation.matchers.base import FactMatcher, MatcherInfo, MatchResult
+from summarizer.evaluation.matchers.lexical import LexicalMatcher
+from summarizer.evaluation.matchers.overlap import OverlapMatcher
+
+__all__ = ["FactMatcher", "LexicalMatcher", "MatchResult", "MatcherInfo", "OverlapMatcher"]
