@@ -1,0 +1,106 @@
+"""`summarizer eval`: score a labelled suite and gate on its baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from summarizer.cli import app
+from summarizer.cli.commands import BACKEND, BASE_URL, MODE, MODEL, NO_CACHE, build_settings
+
+if TYPE_CHECKING:
+    from summarizer.evaluation.runner import EvalReport
+    from summarizer.schemas import SummaryResult
+    from summarizer.service import Summarizer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@app.command("eval")
+def eval_command(
+    suite: Path = typer.Argument(REPO / "evals" / "seeds", help="Suite directory."),
+    model: str | None = MODEL,
+    backend: Any = BACKEND,
+    base_url: str | None = BASE_URL,
+    mode: Any = MODE,
+    matcher: str = typer.Option("lexical", "--matcher", help="lexical, overlap or embedding."),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Baseline file (default: evals/baselines/SUITE/BACKEND--MODEL)."
+    ),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Write the baseline."),
+    out: Path = typer.Option(Path("out/eval"), "--out", help="Where report.json/.md go."),
+    summaries: Path | None = typer.Option(
+        None, "--summaries", help="Score saved results (DIR/<article-id>.json); call no model."
+    ),
+    no_cache: bool = NO_CACHE,
+    log: Path = typer.Option(REPO / "evals" / "runs.jsonl", "--log", help="Append-only run log."),
+) -> None:
+    """Run the eval suite: fact recall, claim support, specifics; fail on a regression."""
+    from summarizer.evaluation.dataset import load_model
+    from summarizer.evaluation.gate import build_matcher, evaluate
+    from summarizer.schemas import SummaryResult
+    from summarizer.service import Summarizer
+
+    service: Summarizer | None = None
+    summarize_fn: Callable[[Path], SummaryResult]
+    if summaries is None:
+        settings = build_settings(
+            model=model, backend=backend, base_url=base_url, mode=mode,
+            use_cache=False if no_cache else None,
+        )  # fmt: skip
+        live = service = Summarizer(settings)
+
+        def summarize_fn(article: Path) -> SummaryResult:
+            return live.summarize_path(str(article))
+    else:
+        directory = summaries
+
+        def summarize_fn(article: Path) -> SummaryResult:
+            return load_model(directory / f"{article.stem}.json", SummaryResult)
+
+    try:
+        outcome = evaluate(
+            suite, summarize_fn, build_matcher(matcher), out_dir=out,
+            baselines_dir=REPO / "evals" / "baselines", baseline_file=baseline,
+            update_baseline=update_baseline, log_path=log,
+        )  # fmt: skip
+    finally:
+        if service is not None:
+            service.close()
+    typer.echo(_table(outcome.report))
+    typer.echo(f"reports: {outcome.report_files[0]} and {outcome.report_files[1]}")
+    if outcome.baseline_written:
+        typer.echo(f"baseline written: {outcome.baseline_file}")
+    elif outcome.comparison is None:
+        typer.echo("no baseline for this backend and model yet; run with --update-baseline")
+    else:
+        typer.echo(f"gate passed against {outcome.baseline_file}")
+        if outcome.comparison.describe():
+            typer.echo(outcome.comparison.describe())
+
+
+def _table(report: EvalReport) -> str:
+    lines = ["article | core recall | all recall | claims | supported | unsupported specifics"]
+    for row in report.articles:
+        if row.metrics is None:
+            lines.append(f"{row.article_id} | failed: {row.error}")
+            continue
+        m = row.metrics
+        lines.append(
+            f"{row.article_id} | {_pct(m.fact_recall.core)} | {_pct(m.fact_recall.all)} | "
+            f"{m.claim_support.claims} | {_pct(m.claim_support.supported_share)} | "
+            f"{len(m.unsupported_specifics)}"
+        )
+    a = report.aggregate
+    lines.append(
+        f"ALL | {_pct(a.fact_recall_core)} | {_pct(a.fact_recall_all)} | {a.claims} | "
+        f"{_pct(a.claims_supported_share)} | {a.unsupported_specifics}"
+    )
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
