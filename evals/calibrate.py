@@ -1,6 +1,6 @@
 """Measure how far each fact matcher agrees with people on REALSumm (dev half).
 
-    .venv/bin/python evals/calibrate.py [--matcher overlap,lexical,embedding]
+    .venv/bin/python evals/calibrate.py [--matcher overlap,lexical,learned,embedding]
                                         [--data ../shared/data/realsumm-dev] [--json out.json]
 
 Prints one Markdown table row per matcher: balanced accuracy and F1 against the crowd's
@@ -23,11 +23,14 @@ from pathlib import Path
 from summarizer.errors import SummarizerError
 from summarizer.evaluation.calibration import (
     Agreement,
+    JudgedPair,
     evaluate_matcher,
     judged_pairs,
+    learned_agreement,
     load_judgements,
 )
 from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
+from summarizer.evaluation.matchers.learned import LearnedMatcher
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realsumm-dev"
 
@@ -42,7 +45,23 @@ def build_matcher(name: str) -> FactMatcher:
         from summarizer.evaluation.matchers.embedding import EmbeddingMatcher
 
         return EmbeddingMatcher()
-    raise SystemExit(f"unknown matcher {name!r}: choose from overlap, lexical, embedding")
+    raise SystemExit(f"unknown matcher {name!r}: choose from overlap, lexical, learned, embedding")
+
+
+def evaluate(name: str, pairs: list[JudgedPair]) -> Agreement:
+    if name != "learned":
+        return evaluate_matcher(name, build_matcher(name), pairs)
+    # Weights and threshold are refitted inside each training fold; the all-data fit is what
+    # learned.py ships, printed so it can be pasted there.
+    rows = LearnedMatcher().feature_rows([(p.fact, p.summary) for p in pairs])
+    result, model = learned_agreement(name, pairs, rows)
+    coefficients = ", ".join(f"{c:.4f}" for c in model.coefficients)
+    print(
+        f"learned, fitted on all pairs: INTERCEPT = {model.intercept:.4f}, "
+        f"COEFFICIENTS = ({coefficients}), DEFAULT_THRESHOLD = {result.threshold_all_data}",
+        file=sys.stderr,
+    )
+    return result
 
 
 def render(rows: list[tuple[Agreement, float]]) -> str:
@@ -71,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[Agreement, float]] = []
         for name in [n.strip() for n in args.matcher.split(",") if n.strip()]:
             started = time.perf_counter()
-            result = evaluate_matcher(name, build_matcher(name), pairs)
+            result = evaluate(name, pairs)
             rows.append((result, time.perf_counter() - started))
             print(f"{name}: done in {rows[-1][1]:.0f} s", file=sys.stderr)
     except SummarizerError as error:

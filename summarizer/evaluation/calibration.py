@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,6 +202,48 @@ def agreement(name: str, pairs: Sequence[JudgedPair], scores: Sequence[float]) -
         for i, f in enumerate(folds):
             if f == fold:
                 predicted[i] = scores[i] >= threshold
+    return _agreement(name, pairs, predicted, scores, thresholds, best_threshold(scores, gold))
+
+
+def learned_agreement(
+    name: str, pairs: Sequence[JudgedPair], rows: Sequence[Sequence[float]]
+) -> tuple[Agreement, LogisticModel]:
+    """Cross-validated agreement of a logistic combination of `rows` (one feature row a pair).
+
+    For each fold the weights *and* the threshold are fitted on the other fold only; the
+    returned model is fitted on all pairs (what a matcher would ship).
+    """
+    if len(rows) != len(pairs):
+        raise EvalError(f"{len(rows)} feature rows for {len(pairs)} pairs")
+    gold = [p.human for p in pairs]
+    folds = [fold_of(p.doc_id) for p in pairs]
+    thresholds: list[float] = []
+    predicted = [False] * len(pairs)
+    held_out = [0.0] * len(pairs)
+    for fold in (0, 1):
+        train = [i for i, f in enumerate(folds) if f != fold]
+        model = fit_logistic([rows[i] for i in train], [gold[i] for i in train])
+        threshold = best_threshold([model.score(rows[i]) for i in train], [gold[i] for i in train])
+        thresholds.append(threshold)
+        for i, f in enumerate(folds):
+            if f == fold:
+                held_out[i] = model.score(rows[i])
+                predicted[i] = held_out[i] >= threshold
+    final = fit_logistic(rows, gold)
+    threshold_all = best_threshold([final.score(r) for r in rows], gold)
+    result = _agreement(name, pairs, predicted, held_out, thresholds, threshold_all)
+    return result, final
+
+
+def _agreement(
+    name: str,
+    pairs: Sequence[JudgedPair],
+    predicted: Sequence[bool],
+    scores: Sequence[float],
+    thresholds: Sequence[float],
+    threshold_all: float,
+) -> Agreement:
+    gold = [p.human for p in pairs]
     return Agreement(
         matcher=name,
         pairs=len(pairs),
@@ -209,8 +252,83 @@ def agreement(name: str, pairs: Sequence[JudgedPair], scores: Sequence[float]) -
         roc_auc=round(roc_auc(scores, gold), 4),
         system_spearman=round(_system_spearman(pairs, predicted), 4),
         fold_thresholds=(thresholds[0], thresholds[1]),
-        threshold_all_data=best_threshold(scores, gold),
+        threshold_all_data=threshold_all,
     )
+
+
+# --- logistic regression, small enough for plain Python ------------------------------------
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    coefficients: tuple[float, ...]
+    intercept: float
+
+    def score(self, row: Sequence[float]) -> float:
+        z = self.intercept + sum(w * x for w, x in zip(self.coefficients, row, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def fit_logistic(
+    rows: Sequence[Sequence[float]], labels: Sequence[bool], *, l2: float = 1e-3, steps: int = 25
+) -> LogisticModel:
+    """L2-regularised logistic regression by Newton's method on standardised features.
+
+    A handful of features and some thousand rows: exact Newton steps converge in a few
+    iterations, with no numeric library needed at run time.
+    """
+    if not rows or len(rows) != len(labels):
+        raise EvalError(f"{len(rows)} rows for {len(labels)} labels")
+    n, k = len(rows), len(rows[0])
+    means = [sum(r[j] for r in rows) / n for j in range(k)]
+    scales = [(sum((r[j] - means[j]) ** 2 for r in rows) / n) ** 0.5 or 1.0 for j in range(k)]
+    x = [[1.0, *((r[j] - means[j]) / scales[j] for j in range(k))] for r in rows]
+    y = [1.0 if label else 0.0 for label in labels]
+    w = [0.0] * (k + 1)
+    for _ in range(steps):
+        gradient = [l2 * w[j] if j else 0.0 for j in range(k + 1)]
+        hessian = [[l2 if (a == b and a) else 0.0 for b in range(k + 1)] for a in range(k + 1)]
+        for xi, yi in zip(x, y, strict=True):
+            z = max(min(sum(a * b for a, b in zip(w, xi, strict=True)), 50.0), -50.0)
+            p = 1.0 / (1.0 + math.exp(-z))
+            weight = p * (1.0 - p) / n
+            for a in range(k + 1):
+                gradient[a] += (p - yi) * xi[a] / n
+                row = hessian[a]
+                xa = xi[a] * weight
+                for b in range(a, k + 1):
+                    row[b] += xa * xi[b]
+        for a in range(k + 1):
+            for b in range(a):
+                hessian[a][b] = hessian[b][a]
+        step = _solve(hessian, gradient)
+        w = [a - b for a, b in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    coefficients = tuple(w[j + 1] / scales[j] for j in range(k))
+    intercept = w[0] - sum(c * m for c, m in zip(coefficients, means, strict=True))
+    return LogisticModel(coefficients, intercept)
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (the matrix is small and well-conditioned)."""
+    size = len(vector)
+    a = [[*row, v] for row, v in zip(matrix, vector, strict=True)]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        if abs(a[col][col]) < 1e-12:
+            raise EvalError("logistic regression: singular system (a constant feature?)")
+        for r in range(col + 1, size):
+            factor = a[r][col] / a[col][col]
+            for c in range(col, size + 1):
+                a[r][c] -= factor * a[col][c]
+    solution = [0.0] * size
+    for r in range(size - 1, -1, -1):
+        solution[r] = (a[r][size] - sum(a[r][c] * solution[c] for c in range(r + 1, size))) / a[r][
+            r
+        ]
+    return solution
 
 
 def _system_spearman(pairs: Sequence[JudgedPair], predicted: Sequence[bool]) -> float:

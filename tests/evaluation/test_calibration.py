@@ -12,8 +12,10 @@ from summarizer.evaluation.calibration import (
     balanced_accuracy,
     best_threshold,
     f1_score,
+    fit_logistic,
     fold_of,
     judged_pairs,
+    learned_agreement,
     load_judgements,
     roc_auc,
     spearman,
@@ -117,3 +119,27 @@ def test_realsumm_dev_loads_with_its_documented_shape() -> None:
     # The file's recall is the share of SCUs people marked present.
     row = rows[0]
     assert row.scu_recall == pytest.approx(sum(s.present for s in row.scus) / len(row.scus))
+
+
+def test_fit_logistic_recovers_the_direction_of_a_signal() -> None:
+    rows = [[x / 20, x % 2] for x in range(40)]
+    # The first feature decides, up to a few flipped labels; the second is noise.
+    labels = [(x >= 20) != (x in {5, 6, 33, 34}) for x in range(40)]
+    model = fit_logistic(rows, labels)
+    assert model.coefficients[0] > 2 * abs(model.coefficients[1])
+    assert model.score([1.9, 0.5]) > 0.9 > 0.1 > model.score([0.1, 0.5])
+
+
+def test_learned_agreement_fits_weights_and_threshold_on_the_other_fold() -> None:
+    pairs = pairs_for([f"doc{i}" for i in range(40)])
+    # The signal points one way in fold 0 and the other way in fold 1: weights learnt on
+    # one fold are wrong on the other, so held-out agreement must be poor.
+    rows = [
+        [(1.0 if p.human else 0.0) if fold_of(p.doc_id) == 0 else (0.0 if p.human else 1.0)]
+        for p in pairs
+    ]
+    result, _ = learned_agreement("flip", pairs, rows)
+    assert result.balanced_accuracy < 0.2
+    consistent = [[1.0 if p.human else 0.0] for p in pairs]
+    good, model = learned_agreement("same", pairs, consistent)
+    assert good.balanced_accuracy == 1.0 and model.coefficients[0] > 0

@@ -10,6 +10,7 @@ import pytest
 from summarizer.errors import EvalError
 from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
 from summarizer.evaluation.matchers.embedding import EmbeddingMatcher, MiniLMEncoder
+from summarizer.evaluation.matchers.learned import FEATURE_NAMES, LearnedMatcher
 from summarizer.evaluation.text import content_tokens
 from tests.evaluation.builders import fact
 
@@ -21,7 +22,12 @@ SUMMARY = (
 
 
 def test_every_matcher_implements_the_protocol() -> None:
-    for matcher in (LexicalMatcher(), OverlapMatcher(), EmbeddingMatcher(encoder=BagEncoder())):
+    for matcher in (
+        LexicalMatcher(),
+        OverlapMatcher(),
+        LearnedMatcher(),
+        EmbeddingMatcher(encoder=BagEncoder()),
+    ):
         assert isinstance(matcher, FactMatcher)
 
 
@@ -181,3 +187,33 @@ def test_real_minilm_prefers_the_paraphrase_over_an_unrelated_sentence() -> None
     unrelated = "Heavy rain flooded several villages in the south of the country."
     related_score = matcher.matches(claim, related).score
     assert related_score > matcher.matches(claim, unrelated).score + 0.2
+
+
+# --- learned combiner ----------------------------------------------------------------------
+
+
+def test_learned_matcher_separates_a_stated_fact_from_an_absent_one() -> None:
+    matcher = LearnedMatcher()
+    stated = matcher.matches(fact("Putin's first visit to North Korea in 24 years."), SUMMARY)
+    absent = matcher.matches(fact("Kim praised the football team in Seoul."), SUMMARY)
+    assert stated.present and stated.evidence is not None and "24 years" in stated.evidence
+    assert not absent.present
+    assert stated.score > absent.score + 0.3
+
+
+def test_learned_matcher_uses_its_coefficients_and_keeps_must_include() -> None:
+    claim = fact("Putin's first visit to North Korea in 24 years.", must_include=["24"])
+    changed = SUMMARY.replace("24 years", "many years")
+    always = LearnedMatcher(coefficients=[0.0] * len(FEATURE_NAMES), intercept=5.0)
+    assert always.matches(claim, SUMMARY).present
+    assert not always.matches(claim, changed).present
+    with pytest.raises(ValueError, match="coefficients"):
+        LearnedMatcher(coefficients=[1.0])
+
+
+def test_learned_features_have_their_documented_names() -> None:
+    rows = LearnedMatcher().feature_rows([(fact("Kim met Putin in 2024."), SUMMARY)])
+    assert len(rows[0]) == len(FEATURE_NAMES)
+    named = dict(zip(FEATURE_NAMES, rows[0], strict=True))
+    assert named["has_number"] == 1.0 and named["window_number"] == 0.0
+    assert named["has_name"] == 1.0 and named["window_name"] == 1.0

@@ -6,6 +6,8 @@
 * `OverlapMatcher`: plain word overlap, the baseline every other matcher must beat.
 * `LexicalMatcher`: offline and deterministic; the default (see docs/evaluation.md for how it
   agrees with people).
+* `LearnedMatcher` (`summarizer.evaluation.matchers.learned`): opt-in logistic combination of
+  lexical signals, weights fitted on human verdicts.
 * `EmbeddingMatcher` (optional extra, `summarizer.evaluation.matchers.embedding`): cosine
   similarity of sentence embeddings; imports torch only when built.
 * `JudgeMatcher` (`summarizer.evaluation.matchers.judge`): asks the configured LLM backend.
