@@ -26,7 +26,7 @@ def eval_command(
     backend: Any = BACKEND,
     base_url: str | None = BASE_URL,
     mode: Any = MODE,
-    matcher: str = typer.Option("lexical", "--matcher", help="lexical, overlap or embedding."),
+    matcher: str = typer.Option("lexical", "--matcher", help="lexical, learned, overlap or embedding."),
     baseline: Path | None = typer.Option(
         None, "--baseline", help="Baseline file (default: evals/baselines/SUITE/BACKEND--MODEL)."
     ),

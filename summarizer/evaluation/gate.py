@@ -26,7 +26,7 @@ from summarizer.evaluation.runner import (
     write_report,
 )
 
-MATCHERS = ("lexical", "overlap", "embedding")
+MATCHERS = ("lexical", "learned", "overlap", "embedding")
 
 
 def build_matcher(name: str) -> FactMatcher:
@@ -34,6 +34,10 @@ def build_matcher(name: str) -> FactMatcher:
         return LexicalMatcher()
     if name == "overlap":
         return OverlapMatcher()
+    if name == "learned":
+        from summarizer.evaluation.matchers.learned import LearnedMatcher
+
+        return LearnedMatcher()
     if name == "embedding":
         from summarizer.evaluation.matchers.embedding import EmbeddingMatcher
 
