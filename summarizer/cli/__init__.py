@@ -45,7 +45,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from summarizer.cli import commands  # noqa: F401  (registers the commands on `app`)
+    # Importing these modules registers their commands on `app`.
+    from summarizer.cli import commands, evaluate  # noqa: F401
 
     try:
         app(args=argv)

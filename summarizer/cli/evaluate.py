@@ -26,7 +26,9 @@ def eval_command(
     backend: Any = BACKEND,
     base_url: str | None = BASE_URL,
     mode: Any = MODE,
-    matcher: str = typer.Option("lexical", "--matcher", help="lexical, learned, overlap or embedding."),
+    matcher: str = typer.Option(
+        "lexical", "--matcher", help="lexical, learned, overlap or embedding."
+    ),
     baseline: Path | None = typer.Option(
         None, "--baseline", help="Baseline file (default: evals/baselines/SUITE/BACKEND--MODEL)."
     ),
@@ -37,6 +39,9 @@ def eval_command(
     ),
     no_cache: bool = NO_CACHE,
     log: Path = typer.Option(REPO / "evals" / "runs.jsonl", "--log", help="Append-only run log."),
+    baselines: Path = typer.Option(
+        REPO / "evals" / "baselines", "--baselines", help="Folder of per-model baselines."
+    ),
 ) -> None:
     """Run the eval suite: fact recall, claim support, specifics; fail on a regression."""
     from summarizer.evaluation.dataset import load_model
@@ -64,7 +69,7 @@ def eval_command(
     try:
         outcome = evaluate(
             suite, summarize_fn, build_matcher(matcher), out_dir=out,
-            baselines_dir=REPO / "evals" / "baselines", baseline_file=baseline,
+            baselines_dir=baselines, baseline_file=baseline,
             update_baseline=update_baseline, log_path=log,
         )  # fmt: skip
     finally:
@@ -76,10 +81,15 @@ def eval_command(
         typer.echo(f"baseline written: {outcome.baseline_file}")
     elif outcome.comparison is None:
         typer.echo("no baseline for this backend and model yet; run with --update-baseline")
-    else:
+    elif outcome.passed:
         typer.echo(f"gate passed against {outcome.baseline_file}")
         if outcome.comparison.describe():
             typer.echo(outcome.comparison.describe())
+    else:
+        # Every lost fact gets its own line: the one place a multi-line error is right.
+        typer.echo(f"error: eval regression against {outcome.baseline_file}", err=True)
+        typer.echo(outcome.comparison.describe(), err=True)
+        raise typer.Exit(1)
 
 
 def _table(report: EvalReport) -> str:

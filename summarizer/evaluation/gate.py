@@ -19,7 +19,7 @@ from summarizer.evaluation.runner import (
     append_run_log,
     baseline_from,
     baseline_path,
-    check,
+    compare,
     load_baseline,
     run_suite,
     save_baseline,
@@ -53,6 +53,10 @@ class EvalOutcome:
     comparison: Comparison | None
     baseline_written: bool
 
+    @property
+    def passed(self) -> bool:
+        return self.comparison is None or self.comparison.passed
+
 
 def evaluate(
     suite_dir: Path,
@@ -65,7 +69,7 @@ def evaluate(
     update_baseline: bool = False,
     log_path: Path | None = None,
 ) -> EvalOutcome:
-    """Run, report and gate; raises EvalRegression when a gated metric fell past tolerance."""
+    """Run, report and compare with the baseline; `outcome.passed` is the gate's verdict."""
     report = run_suite(suite_dir, summarize_fn, matcher)
     files = write_report(report, out_dir)
     if log_path is not None:
@@ -81,5 +85,5 @@ def evaluate(
         return EvalOutcome(report, files, path, None, baseline_written=True)
     if not path.exists():
         return EvalOutcome(report, files, None, None, baseline_written=False)
-    comparison = check(report, load_baseline(path), baseline_file=path)
+    comparison = compare(report, load_baseline(path))
     return EvalOutcome(report, files, path, comparison, baseline_written=False)

@@ -1,4 +1,4 @@
-"""The two scripts in evals/ are thin; these check they wire the library up correctly."""
+"""`summarizer eval` and evals/calibrate.py are thin; these check they wire the library up."""
 
 from __future__ import annotations
 
@@ -29,31 +29,41 @@ def write_summaries(folder: Path, keep: int) -> Path:
     return folder
 
 
-def test_run_suite_script_creates_a_baseline_then_gates_on_it(
+def run_eval(*args: str) -> int:
+    from summarizer.cli import main
+
+    try:
+        main(["eval", *args])
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+def test_eval_command_creates_a_baseline_then_gates_on_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_suite = script("run_suite")
     common = ["--out", str(tmp_path / "out"), "--baselines", str(tmp_path / "baselines"),
               "--log", str(tmp_path / "runs.jsonl")]  # fmt: skip
     good = write_summaries(tmp_path / "good", keep=8)
-    assert run_suite.main(["--summaries", str(good), *common, "--update-baseline"]) == 0
+    assert run_eval("--summaries", str(good), *common, "--update-baseline") == 0
     assert (tmp_path / "baselines" / "seeds" / "fake--scripted-1.json").is_file()
-    assert run_suite.main(["--summaries", str(good), *common]) == 0
+    assert run_eval("--summaries", str(good), *common) == 0
     assert "gate passed" in capsys.readouterr().out
     worse = write_summaries(tmp_path / "worse", keep=2)
-    assert run_suite.main(["--summaries", str(worse), *common]) == 1
-    assert "lost 000-f09 (core)" in capsys.readouterr().err
+    assert run_eval("--summaries", str(worse), *common) == 1
+    err = capsys.readouterr().err
+    assert "eval regression" in err and "lost 000-f09 (core)" in err
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 3
     assert (tmp_path / "out" / "report.md").is_file()
 
 
-def test_run_suite_script_reports_a_missing_result_as_an_error(
+def test_eval_command_reports_a_missing_result_as_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     empty = tmp_path / "none"
     empty.mkdir()
-    code = script("run_suite").main(
-        ["--summaries", str(empty), "--out", str(tmp_path / "out"), "--log", str(tmp_path / "l")]
+    code = run_eval(
+        "--summaries", str(empty), "--out", str(tmp_path / "out"), "--log", str(tmp_path / "l")
     )
     assert code == 1
     assert "every article failed" in capsys.readouterr().err
