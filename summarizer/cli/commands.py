@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from summarizer.cli import app, cache_app, fail
+from summarizer.cli import app, cache_app
 
 
 class OutputFormat(StrEnum):
@@ -209,12 +209,20 @@ def cache_clear(cache_dir: Path | None = CACHE_DIR) -> None:
 
 @app.command()
 def models() -> None:
-    """List the known offline models and the configured one."""
+    """List the known offline models, whether installed, and the configured one."""
     from summarizer.models import catalogue_rows
 
     settings = build_settings()
-    rows = catalogue_rows(settings)
-    if not rows:
-        fail("no models in the catalogue")
+    configured = settings.model or settings.local_model or "smollm2-135m"
+    rows = catalogue_rows(configured, cache_dir=settings.cache_dir)
+    typer.echo(f"{'':2}{'name':<22}{'size':>9}  {'licence':<11}{'mode':<12}{'installed':<10}source")
     for row in rows:
-        typer.echo(row)
+        mark = "* " if row.configured else "  "
+        typer.echo(
+            f"{mark}{row.name:<22}{row.size:>9}  {row.licence:<11}{row.default_mode or '-':<12}"
+            f"{'yes' if row.installed else 'no':<10}{row.source}"
+        )
+        if not row.installed and row.install_command:
+            typer.echo(f"{'':4}install: {row.install_command}")
+    backend = settings.resolved_backend()
+    typer.echo(f"\n* configured local model; the current backend is {backend}")
