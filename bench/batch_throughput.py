@@ -1,0 +1,259 @@
+"""Batch throughput against a loopback OpenAI-compatible server with a fixed latency per call.
+
+    .venv/bin/python bench/batch_throughput.py                 # 64 articles, as in docs/batch.md
+    .venv/bin/python bench/batch_throughput.py --items 512     # steady state, start-up amortised
+
+Each configuration summarises the same N distinct short articles (one model call each) into a
+fresh output directory, with the cache off, through `run_batch`, the real OpenAI backend and
+HTTP. The server runs in its own process, as a real endpoint would, so its threads do not take
+the benchmark's GIL. The bound is the best the configuration allows: `concurrency / latency`
+items per second, or the RPM limit when that is lower. Achieved throughput is N over the wall
+time of the whole `run_batch` call (lock, ledger, outputs, results.jsonl and report included),
+after one untimed warm-up run that pays for importing the SDK.
+
+From the server's side the table also shows the most requests ever in flight at once (never
+above the concurrency) and the most that arrived in any one-second window (about rpm / 60 under
+an RPM limit: the limiter admits at most rpm / 60 + 1 per second, and scheduling jitter between
+a slot and the request reaching the server can move one more into a window); a 429 would show
+in the 429s column. The "bare threads" rows call `Summarizer.summarize` from plain threads with
+none of the batch machinery: the ceiling that the pipeline and SDK set on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the loopback server lives with the tests
+
+from pydantic import SecretStr  # noqa: E402
+
+from summarizer.batch import BatchOptions, discover, run_batch  # noqa: E402
+from summarizer.config import Settings  # noqa: E402
+from summarizer.service import Summarizer  # noqa: E402
+from tests.fakes import answer_http_request  # noqa: E402
+from tests.openai_server import OpenAIServer  # noqa: E402
+
+TARGET = 0.95
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    concurrency: int
+    rpm: float | None = None
+    bare: bool = False
+
+
+class ArrivalLog:
+    """Responder wrapper: the server calls it `latency` seconds after a request arrives."""
+
+    def __init__(self) -> None:
+        self.answered: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        now = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes on Linux
+        with self._lock:
+            self.answered.append(now)
+        return answer_http_request(body)
+
+    def take(self) -> list[float]:
+        with self._lock:
+            answered, self.answered = self.answered, []
+        return answered
+
+
+def serve(conn: Connection, latency: float) -> None:
+    """The server process: answers HTTP, and `take` requests from the benchmark on `conn`."""
+    log = ArrivalLog()
+    with OpenAIServer(responder=log, latency=latency) as server:
+        conn.send(server.base_url)
+        while conn.recv() == "take":
+            conn.send(log.take())
+
+
+class ServerProcess:
+    """The loopback server in its own process, as a real endpoint would be: its threads do not
+    compete with the batch for this process's GIL."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve, args=(child, latency), daemon=True)
+
+    def __enter__(self) -> ServerProcess:
+        self._process.start()
+        self.base_url: str = self._conn.recv()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._conn.send("stop")
+        self._process.join(10)
+        self._conn.close()
+
+    def take_arrivals(self) -> list[float]:
+        """When each request since the last call arrived (answer time less the latency)."""
+        self._conn.send("take")
+        return sorted(t - self.latency for t in self._conn.recv())
+
+
+def peak_in_flight(arrivals: list[float], latency: float) -> int:
+    events = sorted([(t, 1) for t in arrivals] + [(t + latency, -1) for t in arrivals])
+    peak = current = 0
+    for _, change in events:
+        current += change
+        peak = max(peak, current)
+    return peak
+
+
+def peak_per_second(arrivals: list[float]) -> int:
+    return max(
+        (sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals), default=0
+    )
+
+
+def write_articles(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True)
+    for number in range(count):
+        (folder / f"a{number:04d}.txt").write_text(
+            f"Article {number}: the council met on day {number} and approved measure {number}. "
+            f"The vote passed {number + 3} to 2. The mayor called it good news.",
+            encoding="utf-8",
+        )
+
+
+def settings_for(server: ServerProcess, work: Path) -> Settings:
+    return Settings(
+        backend="openai",
+        model="gpt-4o-mini",
+        base_url=server.base_url,
+        api_key=SecretStr("sk-bench"),
+        timeout=30,
+        use_cache=False,
+        cache_dir=work / "cache",
+    )
+
+
+def run_batch_config(config: Config, settings: Settings, articles: Path, work: Path) -> int:
+    """The real thing; returns the 429s the run saw."""
+    options = BatchOptions(
+        out_dir=work / config.name, concurrency=config.concurrency, rpm=config.rpm
+    )
+    report = run_batch(discover([str(articles)]), settings, options)
+    if report.counts.done != report.counts.total:
+        raise SystemExit(f"{config.name}: only {report.counts.done} of {report.counts.total} done")
+    return report.rate_limited_calls
+
+
+def run_bare_threads(config: Config, settings: Settings, articles: Path) -> None:
+    """The ceiling for comparison: `Summarizer.summarize` from N plain threads, and nothing else
+    (no ledger, no output files, no rate limiter)."""
+    sources = [item.source for item in discover([str(articles)]).items if item.source]
+    service = Summarizer(settings)
+    pending = iter(sources)
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                source = next(pending, None)
+            if source is None:
+                return
+            service.summarize(source)
+
+    threads = [threading.Thread(target=work) for _ in range(config.concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    service.close()
+
+
+def run_config(config: Config, server: ServerProcess, articles: Path, work: Path) -> dict[str, Any]:
+    settings = settings_for(server, work)
+    items = len(list(articles.iterdir()))
+    server.take_arrivals()
+    started = time.perf_counter()
+    if config.bare:
+        run_bare_threads(config, settings, articles)
+        rate_limited: int | None = None
+    else:
+        rate_limited = run_batch_config(config, settings, articles, work)
+    elapsed = time.perf_counter() - started
+    arrivals = server.take_arrivals()
+    bound = config.concurrency / server.latency
+    if config.rpm is not None:
+        bound = min(bound, config.rpm / 60)
+    achieved = items / elapsed
+    return {
+        "config": config.name,
+        "concurrency": config.concurrency,
+        "rpm": config.rpm,
+        "items": items,
+        "seconds": round(elapsed, 3),
+        "items_per_s": round(achieved, 2),
+        "bound_per_s": round(bound, 2),
+        "fraction": round(achieved / bound, 3),
+        "peak_in_flight": peak_in_flight(arrivals, server.latency),
+        "peak_per_1s": peak_per_second(arrivals),
+        "rate_limited_calls": rate_limited,
+        "bare": config.bare,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--rpm", type=float, default=600)
+    parser.add_argument("--json", action="store_true", help="print rows as JSON lines")
+    args = parser.parse_args()
+    configs = [
+        Config("c1", 1),
+        Config("c8", 8),
+        Config("c32", 32),
+        Config(f"c8-rpm{args.rpm:g}", 8, rpm=args.rpm),
+        Config("c8 bare threads", 8, bare=True),
+        Config("c32 bare threads", 32, bare=True),
+    ]
+    with tempfile.TemporaryDirectory() as temp, ServerProcess(args.latency) as server:
+        work = Path(temp)
+        write_articles(work / "warmup", 2)
+        run_config(Config("warmup", 2), server, work / "warmup", work)
+        write_articles(work / "articles", args.items)
+        rows = [run_config(config, server, work / "articles", work) for config in configs]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    print(
+        f"{args.items} articles, {args.latency * 1000:g} ms per call, cache off; "
+        f"target >= {TARGET:.0%} of the bound"
+    )
+    print(
+        "| config | items/s | bound/s | fraction | seconds | peak in flight | peak per 1 s | 429s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        verdict = "" if row["fraction"] >= TARGET else " (below target)"
+        print(
+            f"| {row['config']} | {row['items_per_s']} | {row['bound_per_s']} | "
+            f"{row['fraction']:.1%}{verdict} | {row['seconds']} | {row['peak_in_flight']} | "
+            f"{row['peak_per_1s']} | {'-' if row['bare'] else row['rate_limited_calls']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

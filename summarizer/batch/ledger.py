@@ -1,0 +1,275 @@
+"""The batch ledger: one SQLite row per item, the only record of what is done.
+
+An item is *done* when its row says `done` with the current input hash **and** its output file
+exists. The runner writes the output atomically first and marks it done second, each step
+durable on its own, so a run killed at any instant leaves either a done item or one that the
+next run redoes; never a done row without its file, never a half-written file. A row left
+`running` by a killed run is simply run again.
+
+The database is in WAL mode, so readers (a test, or `sqlite3` watching progress) never block the
+run. `synchronous=NORMAL` makes a commit durable against a process crash (`kill -9`) without an
+fsync per state change, which would stall the event loop three times per item. After a power
+cut the last few changes may roll back; that is safe: outputs are fsynced before they are
+marked done, so an output whose "done" was lost is found and adopted by the next run, and an
+item whose output was lost is simply run again. All writes come from the runner's event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from summarizer.errors import ConfigError
+from summarizer.schemas import Usage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS items (
+    id                TEXT PRIMARY KEY,
+    origin            TEXT NOT NULL,
+    input_sha256      TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    last_error        TEXT,
+    output_path       TEXT,
+    metadata          TEXT,
+    calls             INTEGER NOT NULL DEFAULT 0,
+    cached_calls      INTEGER NOT NULL DEFAULT 0,
+    failed_calls      INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    created_at        TEXT NOT NULL,
+    started_at        TEXT,
+    finished_at       TEXT,
+    updated_at        TEXT NOT NULL
+)
+""",
+    "CREATE INDEX IF NOT EXISTS items_by_hash ON items (input_sha256, state)",
+)
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LedgerRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    origin: str
+    input_sha256: str
+    state: ItemState
+    attempts: int
+    last_error: str | None
+    output_path: str | None
+    metadata: dict[str, Any] | None
+    calls: int
+    cached_calls: int
+    failed_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            calls=self.calls,
+            cached_calls=self.cached_calls,
+            failed_calls=self.failed_calls,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Ledger:
+    """Item states in `path` (created on first use); close it, or use it as a context manager."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], str] = _now) -> None:
+        self.path = path
+        self._clock = clock
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except sqlite3.Error as error:
+            raise ConfigError(f"cannot use batch ledger {path}: {error}") from None
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                with self._transaction():
+                    for statement in _SCHEMA:
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                version = SCHEMA_VERSION
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"cannot use batch ledger {self.path}: {error}") from None
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self.path} is a batch ledger of format {version}; this version reads "
+                f"format {SCHEMA_VERSION}: use a fresh --out directory"
+            )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> LedgerRow | None:
+        row = self._db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+        return _row(row) if row is not None else None
+
+    def rows(self, state: ItemState | None = None) -> list[LedgerRow]:
+        if state is None:
+            cursor = self._db.execute("SELECT * FROM items ORDER BY id")
+        else:
+            cursor = self._db.execute(
+                "SELECT * FROM items WHERE state = ? ORDER BY id", (state.value,)
+            )
+        return [_row(row) for row in cursor.fetchall()]
+
+    def done_with_hash(self, input_sha256: str) -> list[LedgerRow]:
+        cursor = self._db.execute(
+            "SELECT * FROM items WHERE input_sha256 = ? AND state = 'done' ORDER BY id",
+            (input_sha256,),
+        )
+        return [_row(row) for row in cursor.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        cursor = self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state")
+        return {state: count for state, count in cursor.fetchall()}
+
+    # --- state changes, each one transaction --------------------------------------------------
+
+    def schedule(
+        self, item_id: str, *, origin: str, input_sha256: str, metadata: dict[str, Any] | None
+    ) -> None:
+        """Record the item as pending with its current input (attempts are kept)."""
+        now = self._clock()
+        with self._transaction():
+            self._db.execute(
+                """
+                INSERT INTO items (id, origin, input_sha256, state, metadata, created_at,
+                                   updated_at)
+                VALUES (?, ?, ?, 'pending', ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    origin = excluded.origin, input_sha256 = excluded.input_sha256,
+                    state = 'pending', metadata = excluded.metadata,
+                    updated_at = excluded.updated_at
+                """,
+                (item_id, origin, input_sha256, _json(metadata), now, now),
+            )
+
+    def refresh(self, item_id: str, *, origin: str, metadata: dict[str, Any] | None) -> None:
+        """Update where a done item came from and its metadata, which do not change its output."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE items SET origin = ?, metadata = ? WHERE id = ?",
+                (origin, _json(metadata), item_id),
+            )
+
+    def mark_running(self, item_id: str) -> None:
+        now = self._clock()
+        with self._transaction():
+            self._updated(
+                "UPDATE items SET state = 'running', attempts = attempts + 1, last_error = NULL,"
+                " started_at = ?, finished_at = NULL, updated_at = ? WHERE id = ?",
+                (now, now, item_id),
+            )
+
+    def mark_done(self, item_id: str, *, output_path: str, usage: Usage) -> None:
+        """Call only after the output file is durably in place."""
+        now = self._clock()
+        with self._transaction():
+            self._updated(
+                "UPDATE items SET state = 'done', last_error = NULL, output_path = ?,"
+                " calls = ?, cached_calls = ?, failed_calls = ?, prompt_tokens = ?,"
+                " completion_tokens = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                (output_path, *_usage(usage), now, now, item_id),
+            )
+
+    def mark_failed(self, item_id: str, *, error: str, usage: Usage) -> None:
+        now = self._clock()
+        with self._transaction():
+            self._updated(
+                "UPDATE items SET state = 'failed', last_error = ?, output_path = NULL,"
+                " calls = ?, cached_calls = ?, failed_calls = ?, prompt_tokens = ?,"
+                " completion_tokens = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                (error, *_usage(usage), now, now, item_id),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _updated(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self._db.execute(sql, params).rowcount != 1:
+            raise KeyError(f"no ledger row for item {params[-1]!r}; schedule it first")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the write lock is taken up front."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_rest: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _row(row: sqlite3.Row) -> LedgerRow:
+    values = dict(row)
+    values["metadata"] = json.loads(values["metadata"]) if values["metadata"] else None
+    return LedgerRow.model_validate(values)
+
+
+def _json(metadata: dict[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    return json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+
+
+def _usage(usage: Usage) -> tuple[int, int, int, int, int]:
+    return (
+        usage.calls,
+        usage.cached_calls,
+        usage.failed_calls,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    )

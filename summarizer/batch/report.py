@@ -1,0 +1,120 @@
+"""What a batch run leaves besides the per-item files: `results.jsonl` and `report.json`.
+
+`results.jsonl` is rebuilt from the ledger at the end of every run (one line per done item, in
+id order, written atomically), so it can never hold an item twice or a half-written line, even
+after crashes and reruns. `report.json` covers this run only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from summarizer.batch.ledger import ItemState, Ledger
+from summarizer.files import write_atomic
+from summarizer.schemas import Usage
+
+RESULTS_NAME = "results.jsonl"
+REPORT_NAME = "report.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Counts(_Model):
+    total: int = 0
+    done: int = 0
+    summarized: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    recovered: int = 0
+    failed: int = 0
+
+
+class Failure(_Model):
+    id: str | None
+    origin: str
+    reason: str
+
+
+class Throughput(_Model):
+    items_per_s: float
+    calls_per_s: float
+
+
+class BatchReport(_Model):
+    """One run: `done` counts every item finished (now or earlier); `summarized` only new work."""
+
+    out_dir: str
+    backend: str
+    model: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    interrupted: bool = False
+    counts: Counts
+    failures: list[Failure]
+    usage: Usage
+    rate_limited_calls: int
+    rate_limit_wait_s: float
+    estimated_cost_usd: float | None
+    throughput: Throughput
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+def rebuild_results(ledger: Ledger, out_dir: Path) -> int:
+    """Rewrite `results.jsonl` from the done rows whose output exists; return the line count."""
+    lines = []
+    for row in ledger.rows(ItemState.DONE):
+        if row.output_path is None:
+            continue
+        try:
+            result = json.loads((out_dir / row.output_path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue  # not done after all: the next run redoes it
+        record = {
+            "id": row.id,
+            "origin": row.origin,
+            "input_sha256": row.input_sha256,
+            "metadata": row.metadata,
+            "result": result,
+        }
+        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    write_atomic(out_dir / RESULTS_NAME, "".join(f"{line}\n" for line in lines))
+    return len(lines)
+
+
+def write_report(report: BatchReport, out_dir: Path) -> None:
+    write_atomic(out_dir / REPORT_NAME, report.model_dump_json(indent=2) + "\n")
+
+
+def render_text(report: BatchReport) -> str:
+    """The short summary printed on stderr at the end of a run."""
+    c, u = report.counts, report.usage
+    parts = [f"{c.summarized} summarised"]
+    parts += [f"{c.skipped} already done"] if c.skipped else []
+    parts += [f"{c.duplicates} duplicate{'s' * (c.duplicates != 1)}"] if c.duplicates else []
+    parts += [f"{c.recovered} recovered"] if c.recovered else []
+    status = "interrupted" if report.interrupted else "finished"
+    cost = (
+        f"${report.estimated_cost_usd:.4f}" if report.estimated_cost_usd is not None else "unknown"
+    )
+    lines = [
+        f"batch {status} in {report.duration_s:.1f}s: {c.done}/{c.total} done "
+        f"({', '.join(parts)}), {c.failed} failed",
+        f"calls {u.calls} (cached {u.cached_calls}, failed {u.failed_calls}, "
+        f"rate-limited {report.rate_limited_calls}) · tokens {u.prompt_tokens} in / "
+        f"{u.completion_tokens} out · estimated cost {cost}",
+        f"throughput {report.throughput.items_per_s:.2f} items/s, "
+        f"{report.throughput.calls_per_s:.2f} calls/s · report {report.out_dir}/{REPORT_NAME}",
+    ]
+    if report.failures:
+        lines.append("failed:")
+        lines += [f"  {f.id or f.origin}: {f.reason}" for f in report.failures]
+    return "\n".join(lines)

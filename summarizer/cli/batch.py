@@ -1,0 +1,130 @@
+"""`summarizer batch`: many articles into one output directory; safe to kill and rerun.
+
+Exit codes: 0 every item done, 1 some items failed (listed on stderr), 2 usage error (bad
+options, no inputs, or another run holds the output directory), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from summarizer.cli import app
+from summarizer.cli.commands import (
+    BACKEND,
+    BASE_URL,
+    CACHE_DIR,
+    MAX_CHUNK,
+    MAX_OUT,
+    MODE,
+    MODEL,
+    NO_CACHE,
+    REFRESH,
+    BackendChoice,
+    ModeChoice,
+    build_settings,
+)
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+INPUTS = typer.Argument(
+    ..., help="Files, directories (searched recursively) or .jsonl files (id, text, metadata)."
+)
+OUT_DIR = typer.Option(
+    ..., "--out", "-o", help="Output directory: items/, results.jsonl, report.json, ledger."
+)
+GLOB = typer.Option("*.txt", "--glob", help="Which files to take from directories.")
+CONCURRENCY = typer.Option(4, "--concurrency", "-j", min=1, max=1024, help="Items in flight.")
+RPM = typer.Option(None, "--rpm", min=0.001, help="Client-side limit on model calls per minute.")
+TPM = typer.Option(None, "--tpm", min=1, help="Client-side limit on tokens per minute.")
+ITEM_TIMEOUT = typer.Option(
+    None, "--item-timeout", min=0.001, help="Seconds before an item is given up as failed."
+)
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress or summary; failures only.")
+LOG_FORMAT = typer.Option(
+    LogFormat.text, "--log-format", help="json: one JSON line per item on stderr (for cron)."
+)
+BATCH_DRY_RUN = typer.Option(
+    False, "--dry-run", help="Show items, chunks, calls, tokens and cost; call nothing."
+)
+
+
+@app.command()
+def batch(
+    inputs: list[str] = INPUTS,
+    out: Path = OUT_DIR,
+    glob: str = GLOB,
+    concurrency: int = CONCURRENCY,
+    rpm: float | None = RPM,
+    tpm: int | None = TPM,
+    item_timeout: float | None = ITEM_TIMEOUT,
+    quiet: bool = QUIET,
+    log_format: LogFormat = LOG_FORMAT,
+    dry_run: bool = BATCH_DRY_RUN,
+    model: str | None = MODEL,
+    backend: BackendChoice | None = BACKEND,
+    base_url: str | None = BASE_URL,
+    max_chunk_tokens: int | None = MAX_CHUNK,
+    max_output_tokens: int | None = MAX_OUT,
+    mode: ModeChoice | None = MODE,
+    no_cache: bool = NO_CACHE,
+    refresh: bool = REFRESH,
+    cache_dir: Path | None = CACHE_DIR,
+) -> None:
+    """Summarise many articles into --out; a rerun skips what is done and retries failures."""
+    from summarizer.batch import BatchOptions, discover, plan_batch, run_batch
+    from summarizer.batch.events import (
+        BatchObserver,
+        JsonLinesObserver,
+        RichProgressObserver,
+        SilentObserver,
+    )
+    from summarizer.batch.report import render_text
+    from summarizer.cli.commands import _notice_default_backend
+    from summarizer.errors import ConfigError
+
+    settings = build_settings(
+        model=model, backend=backend, base_url=base_url, max_chunk_tokens=max_chunk_tokens,
+        max_output_tokens=max_output_tokens, mode=mode, use_cache=False if no_cache else None,
+        refresh_cache=refresh or None, cache_dir=cache_dir,
+    )  # fmt: skip
+    found = discover(inputs, pattern=glob, exclude=out)
+    if not found.items and not found.problems:
+        raise ConfigError(f"no inputs: nothing in {' '.join(inputs)} matches --glob {glob!r}")
+    if dry_run:
+        typer.echo(plan_batch(found, settings, out).model_dump_json(indent=2))
+        return
+    if log_format is LogFormat.text and not quiet:
+        _notice_default_backend(settings)
+    options = BatchOptions(
+        out_dir=out, concurrency=concurrency, rpm=rpm, tpm=tpm, item_timeout=item_timeout
+    )
+    json_log = JsonLinesObserver(sys.stderr) if log_format is LogFormat.json else None
+    progress = RichProgressObserver() if not (json_log or quiet) and sys.stderr.isatty() else None
+    observer: BatchObserver = json_log or progress or SilentObserver()
+    try:
+        report = run_batch(found, settings, options, observer=observer)
+    except KeyboardInterrupt:
+        report = None
+    finally:
+        if progress is not None:
+            progress.close()
+    if report is None:
+        typer.echo(f"interrupted: rerun the same command to finish the rest ({out})", err=True)
+        raise typer.Exit(130)
+    if json_log is not None:
+        json_log.finished(report)
+    elif not quiet:
+        typer.echo(render_text(report), err=True)
+    elif report.failures:
+        typer.echo("failed:", err=True)
+        for failure in report.failures:
+            typer.echo(f"  {failure.id or failure.origin}: {failure.reason}", err=True)
+    raise typer.Exit(report.exit_code)
