@@ -13,7 +13,9 @@ latter for tiny local models that can select but not paraphrase.
 
 from __future__ import annotations
 
-import copy
+import contextvars
+import functools
+import json
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -374,7 +376,10 @@ class _Run:
         if self.options.map_concurrency <= 1 or len(chunks) <= 1:
             return [work(chunk) for chunk in chunks]
         with ThreadPoolExecutor(max_workers=self.options.map_concurrency) as pool:
-            return list(pool.map(work, chunks))
+            # Each task runs in a copy of the caller's context, so cancellation and timeouts
+            # that a batch job keeps in context variables reach the chunk threads too.
+            futures = [pool.submit(contextvars.copy_context().run, work, c) for c in chunks]
+            return [future.result() for future in futures]
 
     def _spend(self, usage: Usage) -> None:
         with self._usage_lock:
@@ -479,18 +484,24 @@ def _reduce_levels(
 
 
 def _plain_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
+    result: dict[str, Any] = json.loads(_base_schema(model))
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def _base_schema(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema())
 
 
 def _digest_schema(ids: Sequence[int]) -> dict[str, Any]:
-    schema = copy.deepcopy(ChunkDigest.model_json_schema())
+    schema: dict[str, Any] = json.loads(_base_schema(ChunkDigest))
     cited = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]
     cited["items"] = {"type": "integer", "enum": list(ids)}
     return schema
 
 
 def _selection_schema(ids: Sequence[int], count: int) -> dict[str, Any]:
-    schema = copy.deepcopy(SentenceSelection.model_json_schema())
+    schema: dict[str, Any] = json.loads(_base_schema(SentenceSelection))
     field_schema = schema["properties"]["sentence_ids"]
     field_schema["items"] = {"type": "integer", "enum": list(ids)}
     # Tiny models return empty lists unless the schema demands some items.

@@ -38,6 +38,7 @@ class Summarizer:
         backend: Backend | None = None,
         profile: BackendProfile | None = None,
         prompts: PromptLibrary | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.profile = profile or describe_backend(settings)
@@ -52,7 +53,7 @@ class Summarizer:
             temperature=settings.temperature,
             seed=settings.seed,
             max_reasks=settings.max_reasks,
-            retry=RetryPolicy(max_attempts=settings.max_retries),
+            retry=retry or RetryPolicy(max_attempts=settings.max_retries),
             token_ratio=self.profile.token_ratio,
             encoding_model=self.profile.model,
             endpoint=self.profile.endpoint,

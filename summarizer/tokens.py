@@ -47,8 +47,17 @@ def rank_file(name: str) -> Path:
     return Path(spec.origin).parent / "data" / f"{name}.tiktoken.gz"
 
 
-@functools.cache
+_BUILD_LOCK = threading.Lock()
+
+
 def get_encoding(name: EncodingName) -> tiktoken.Encoding:
+    """The encoding, built once per process even when many threads ask at the same moment."""
+    with _BUILD_LOCK:
+        return _build_encoding(name)
+
+
+@functools.cache
+def _build_encoding(name: EncodingName) -> tiktoken.Encoding:
     import tiktoken
     from tiktoken_ext import openai_public
 

@@ -32,12 +32,12 @@ def test_a_tampered_rank_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     lines[100] = lines[101]
     tampered.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
     monkeypatch.setattr(tokens, "rank_file", lambda name: tampered)
-    tokens.get_encoding.cache_clear()
+    tokens._build_encoding.cache_clear()
     try:
         with pytest.raises(ConfigError, match="sha256"):
             tokens.get_encoding("cl100k_base")
     finally:
-        tokens.get_encoding.cache_clear()
+        tokens._build_encoding.cache_clear()
 
 
 def test_an_unreadable_rank_file_is_a_config_error(
@@ -47,9 +47,9 @@ def test_an_unreadable_rank_file_is_a_config_error(
     shutil.copy(tokens.rank_file("cl100k_base"), broken)
     broken.write_bytes(broken.read_bytes()[:1000])
     monkeypatch.setattr(tokens, "rank_file", lambda name: broken)
-    tokens.get_encoding.cache_clear()
+    tokens._build_encoding.cache_clear()
     try:
         with pytest.raises(ConfigError, match="cannot read"):
             tokens.get_encoding("cl100k_base")
     finally:
-        tokens.get_encoding.cache_clear()
+        tokens._build_encoding.cache_clear()

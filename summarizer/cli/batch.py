@@ -87,7 +87,7 @@ def batch(
         SilentObserver,
     )
     from summarizer.batch.report import render_text
-    from summarizer.cli.commands import _notice_default_backend
+    from summarizer.cli.commands import notice_default_backend
     from summarizer.errors import ConfigError
 
     settings = build_settings(
@@ -102,7 +102,7 @@ def batch(
         typer.echo(plan_batch(found, settings, out).model_dump_json(indent=2))
         return
     if log_format is LogFormat.text and not quiet:
-        _notice_default_backend(settings)
+        notice_default_backend(settings)
     options = BatchOptions(
         out_dir=out, concurrency=concurrency, rpm=rpm, tpm=tpm, item_timeout=item_timeout
     )

@@ -52,7 +52,7 @@ def build_settings(**flags: Any) -> Any:
     return load_settings({k: (v.value if isinstance(v, StrEnum) else v) for k, v in flags.items()})
 
 
-def _notice_default_backend(settings: Any) -> None:
+def notice_default_backend(settings: Any) -> None:
     if settings.backend is None and settings.resolved_backend() == "local":
         typer.echo(
             "note: no OPENAI_API_KEY or OPENAI_BASE_URL configured; using the embedded offline "
@@ -79,7 +79,7 @@ def _run(
     settings = build_settings(use_cache=None if not no_cache else False, **flags)
     # Read every input before any call: a bad file fails the run before anything is spent.
     sources = [read_source(path) for path in files]
-    _notice_default_backend(settings)
+    notice_default_backend(settings)
     service = Summarizer(settings)
     try:
         if dry_run:
