@@ -1,0 +1,303 @@
+"""In-process GGUF models through llama-cpp-python, grammar-constrained to the request's schema.
+
+Why it is built the way it is:
+
+* `llama_cpp` is imported on the first `load()` or `complete()`, never at import time: the import
+  alone costs about 0.2 s, which `--help`, dry runs and cache hits never pay.
+* One `Llama` per backend, loaded once and guarded by a lock: it holds one KV cache and one
+  sampler, and is not thread-safe.
+* `reset()` before every call. Otherwise llama-cpp-python keeps the KV cache of the previous
+  call and re-evaluates only what differs, so an answer could depend on what was asked before
+  it; with a reset every answer is a function of its request alone (and byte-identical across
+  objects and processes), which the call cache relies on.
+* The grammar is built here from `request.json_schema` and passed as `grammar=`, rather than as
+  `response_format={"type": "json_object", "schema": ...}`: given a schema its converter rejects,
+  llama-cpp-python silently falls back to "any JSON", and a tiny model would then invent its own
+  shape. Built here, an unsupported schema fails loudly, and each schema is converted once
+  (`json_schema_grammar`).
+  The converter ignores some keywords (`minimum`, `uniqueItems`, ...), so the grammar narrows
+  what the model can say but pydantic validation (`structured.py`) stays the authority.
+* Prompt tokens are counted with the model's own tokenizer and chat template, the same ones
+  `create_chat_completion` uses, so an over-long request fails with a clear message before any
+  work instead of llama.cpp silently shrinking `max_tokens`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from summarizer.errors import BackendError, BackendUnavailable
+from summarizer.llm import Completion, CompletionRequest
+from summarizer.schemas import Usage
+
+if TYPE_CHECKING:
+    from summarizer.models import ResolvedModel
+
+# More threads than this buys nothing on a small model and starves the rest of the machine.
+MAX_DEFAULT_THREADS = 4
+
+
+@dataclass(frozen=True)
+class EvalTimings:
+    """Where the last call's time went: llama.cpp's own counters for prompt evaluation and
+    token decoding, and the whole of `create_chat_completion` (which adds grammar-constrained
+    sampling and detokenizing). What `complete()` spends beyond `llama_seconds` is ours."""
+
+    prompt_tokens: int
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
+    llama_seconds: float
+
+    @property
+    def prompt_tokens_per_second(self) -> float:
+        return self.prompt_tokens / self.prompt_seconds if self.prompt_seconds else 0.0
+
+    @property
+    def generation_tokens_per_second(self) -> float:
+        return self.generated_tokens / self.generation_seconds if self.generation_seconds else 0.0
+
+
+class LocalBackend:
+    """A GGUF chat model in this process; `model` is the identity used in cache keys."""
+
+    def __init__(
+        self,
+        *,
+        model_path: Path,
+        model_name: str,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self._model_path = model_path
+        self._model_name = model_name
+        self._n_ctx = n_ctx
+        self._threads = threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._llama: Any = None
+        self._formatter: Any = None
+        self._load_seconds: float | None = None
+        self._last_timings: EvalTimings | None = None
+
+    @classmethod
+    def from_resolved(
+        cls,
+        resolved: ResolvedModel,
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> LocalBackend:
+        """The usual way in: `model` becomes `name@sha256-prefix`, so caches never mix models."""
+        return cls(
+            model_path=resolved.path,
+            model_name=resolved.model_id,
+            n_ctx=n_ctx,
+            threads=threads,
+            seed=seed,
+        )
+
+    @property
+    def name(self) -> str:
+        return "local"
+
+    @property
+    def model(self) -> str:
+        return self._model_name
+
+    @property
+    def context_window(self) -> int:
+        return self._n_ctx
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @property
+    def load_seconds(self) -> float | None:
+        """How long loading took, or None before the model is loaded."""
+        return self._load_seconds
+
+    @property
+    def last_timings(self) -> EvalTimings | None:
+        return self._last_timings
+
+    def load(self) -> None:
+        """Load the model now rather than on the first call (idempotent)."""
+        with self._lock:
+            self._ensure_loaded()
+
+    def close(self) -> None:
+        """Free the model's memory; a later call loads it again."""
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+            self._llama = None
+            self._formatter = None
+
+    def count_prompt_tokens(self, request: CompletionRequest) -> int:
+        """Tokens the request's messages take once rendered with the model's chat template."""
+        with self._lock:
+            self._ensure_loaded()
+            return len(self._prompt_tokens(request))
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        with self._lock:
+            self._ensure_loaded()
+            prompt_tokens = len(self._prompt_tokens(request))
+            if prompt_tokens + request.max_tokens > self._n_ctx:
+                raise BackendError(
+                    f"prompt of {prompt_tokens} tokens plus max_tokens {request.max_tokens} "
+                    f"exceeds the {self._n_ctx}-token context window of {self.model}",
+                    usage=Usage(),
+                )
+            grammar = json_schema_grammar(request.json_schema, name=request.schema_name)
+            return self._generate(request, grammar, prompt_tokens)
+
+    # --- internals (called with the lock held) ---------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._llama is not None:
+            return
+        if not self._model_path.is_file():
+            raise BackendUnavailable(f"model file {self._model_path} does not exist")
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError:
+            raise BackendUnavailable(
+                "the local backend needs llama-cpp-python: pip install 'summarizer[local]'"
+            ) from None
+        except (OSError, RuntimeError) as error:  # installed, but its native library won't load
+            raise BackendUnavailable(f"llama-cpp-python is broken: {_one_line(error)}") from None
+        started = time.perf_counter()
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(self._model_path),
+                n_ctx=self._n_ctx,
+                n_threads=self._threads,
+                n_threads_batch=self._threads,
+                seed=self._seed,
+                # verbose=False routes llama.cpp's log through a filter that drops all but errors,
+                # and silences model loading entirely.
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise BackendUnavailable(
+                f"cannot load {self._model_path} as a GGUF model ({_one_line(error)})"
+            ) from None
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            llama.close()
+            raise BackendUnavailable(
+                f"{self._model_path} has no chat template: only instruction-tuned chat models "
+                "can be used"
+            )
+        eos, bos = llama.token_eos(), llama.token_bos()
+        # The same formatter llama-cpp-python would build from this metadata, kept so that
+        # counting and generation render the prompt identically.
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=_token_text(llama, eos),
+            bos_token=_token_text(llama, bos),
+            stop_token_ids=[eos],
+        )
+        llama.chat_handler = formatter.to_chat_handler()
+        self._llama, self._formatter = llama, formatter
+        self._load_seconds = time.perf_counter() - started
+
+    def _messages(self, request: CompletionRequest) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.content} for m in request.messages]
+
+    def _prompt_tokens(self, request: CompletionRequest) -> list[int]:
+        rendered = self._formatter(messages=self._messages(request))
+        # Mirrors llama-cpp-python's chat handler: templates that emit BOS themselves say so.
+        tokens: list[int] = self._llama.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        return tokens
+
+    def _generate(self, request: CompletionRequest, grammar: Any, prompt_tokens: int) -> Completion:
+        import llama_cpp
+
+        llama = self._llama
+        llama.reset()
+        llama_cpp.llama_perf_context_reset(llama.ctx)
+        started = time.perf_counter()
+        try:
+            response = llama.create_chat_completion(
+                messages=self._messages(request),
+                grammar=grammar,
+                temperature=request.temperature,
+                seed=request.seed,
+                max_tokens=request.max_tokens,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise BackendError(
+                f"llama.cpp failed on {self.model}: {_one_line(error)}",
+                usage=Usage(calls=1, failed_calls=1, prompt_tokens=prompt_tokens),
+            ) from None
+        wall = time.perf_counter() - started
+        perf = llama_cpp.llama_perf_context(llama.ctx)
+        self._last_timings = EvalTimings(
+            prompt_tokens=perf.n_p_eval,
+            prompt_seconds=perf.t_p_eval_ms / 1000,
+            generated_tokens=perf.n_eval,
+            generation_seconds=perf.t_eval_ms / 1000,
+            llama_seconds=wall,
+        )
+        choice = response["choices"][0]
+        usage = response["usage"]
+        return Completion(
+            text=choice["message"]["content"] or "",
+            finish_reason=choice["finish_reason"],
+            usage=Usage(
+                calls=1,
+                prompt_tokens=usage["prompt_tokens"],
+                completion_tokens=usage["completion_tokens"],
+            ),
+        )
+
+
+def json_schema_grammar(schema: Mapping[str, Any], *, name: str = "schema") -> Any:
+    """The `LlamaGrammar` that constrains generation to `schema`; BackendError if unsupported."""
+    # Key order is kept: it is the order the model writes the fields in (headline first).
+    return _grammar_from_json(json.dumps(schema), name)
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar_from_json(schema_json: str, name: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    # The converter reports unsupported keywords with `assert`, hence AssertionError.
+    except (AssertionError, ValueError, KeyError, RecursionError) as error:
+        raise BackendError(
+            f"schema {name} cannot be turned into a llama.cpp grammar: {_one_line(error)}",
+            usage=Usage(),
+        ) from None
+
+
+def _token_text(llama: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    text: bytes = llama.detokenize([token], special=True)
+    return text.decode("utf-8", errors="replace")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+__all__ = ["EvalTimings", "LocalBackend", "json_schema_grammar"]
