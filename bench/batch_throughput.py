@@ -1,15 +1,20 @@
 """Batch throughput against a loopback OpenAI-compatible server with a fixed latency per call.
 
-    .venv/bin/python bench/batch_throughput.py                 # 64 articles, as in docs/batch.md
-    .venv/bin/python bench/batch_throughput.py --items 512     # steady state, start-up amortised
+    .venv/bin/python bench/batch_throughput.py              # 16 rounds per configuration
+    .venv/bin/python bench/batch_throughput.py --items 64   # the same 64 articles for every one
 
-Each configuration summarises the same N distinct short articles (one model call each) into a
-fresh output directory, with the cache off, through `run_batch`, the real OpenAI backend and
-HTTP. The server runs in its own process, as a real endpoint would, so its threads do not take
-the benchmark's GIL. The bound is the best the configuration allows: `concurrency / latency`
-items per second, or the RPM limit when that is lower. Achieved throughput is N over the wall
-time of the whole `run_batch` call (lock, ledger, outputs, results.jsonl and report included),
-after one untimed warm-up run that pays for importing the SDK.
+Each configuration summarises N distinct short articles (one model call each) into a fresh
+output directory, with the cache off, through `run_batch`, the real OpenAI backend and HTTP. By
+default N is 16 x concurrency, so every configuration lasts 16 rounds of calls (3.2 s at 200 ms):
+with a fixed N, concurrency 32 would get 2 rounds from 64 items, and a run's fixed cost (client,
+ledger, connections, results.jsonl) would be measured more than the throughput. The server runs
+in its own process, as a real endpoint would, so its threads do not take the benchmark's GIL.
+The bound is the best the configuration allows: `concurrency / latency` items per second, or
+the RPM limit when that is lower. Achieved throughput is N over the wall time of the whole
+`run_batch` call (lock, ledger, outputs, results.jsonl and report included), after one untimed
+warm-up run that pays for importing the SDK. The "server span" column is the same N over the
+time from the first request's arrival to the last answer, seen from the server: the run's
+start-up and wind-up left out.
 
 From the server's side the table also shows the most requests ever in flight at once (never
 above the concurrency) and the most that arrived in any one-second window (about rpm / 60 under
@@ -53,6 +58,13 @@ class Config:
     concurrency: int
     rpm: float | None = None
     bare: bool = False
+
+    def items(self, rounds: int, latency: float) -> int:
+        """Articles for `rounds` rounds of calls at this configuration's bound."""
+        per_round = self.concurrency
+        if self.rpm is not None:
+            per_round = min(per_round, max(1, round(self.rpm / 60 * latency)))
+        return rounds * per_round
 
 
 class ArrivalLog:
@@ -103,10 +115,10 @@ class ServerProcess:
         self._process.join(10)
         self._conn.close()
 
-    def take_arrivals(self) -> list[float]:
-        """When each request since the last call arrived (answer time less the latency)."""
+    def take_answers(self) -> list[float]:
+        """When each request since the last call was answered (it arrived `latency` earlier)."""
         self._conn.send("take")
-        return sorted(t - self.latency for t in self._conn.recv())
+        return sorted(self._conn.recv())
 
 
 def peak_in_flight(arrivals: list[float], latency: float) -> int:
@@ -184,7 +196,7 @@ def run_bare_threads(config: Config, settings: Settings, articles: Path) -> None
 def run_config(config: Config, server: ServerProcess, articles: Path, work: Path) -> dict[str, Any]:
     settings = settings_for(server, work)
     items = len(list(articles.iterdir()))
-    server.take_arrivals()
+    server.take_answers()
     started = time.perf_counter()
     if config.bare:
         run_bare_threads(config, settings, articles)
@@ -192,11 +204,13 @@ def run_config(config: Config, server: ServerProcess, articles: Path, work: Path
     else:
         rate_limited = run_batch_config(config, settings, articles, work)
     elapsed = time.perf_counter() - started
-    arrivals = server.take_arrivals()
+    answers = server.take_answers()
+    arrivals = [t - server.latency for t in answers]
     bound = config.concurrency / server.latency
     if config.rpm is not None:
         bound = min(bound, config.rpm / 60)
     achieved = items / elapsed
+    span = answers[-1] - arrivals[0]
     return {
         "config": config.name,
         "concurrency": config.concurrency,
@@ -206,6 +220,8 @@ def run_config(config: Config, server: ServerProcess, articles: Path, work: Path
         "items_per_s": round(achieved, 2),
         "bound_per_s": round(bound, 2),
         "fraction": round(achieved / bound, 3),
+        "server_span_s": round(span, 3),
+        "server_span_fraction": round(items / span / bound, 3),
         "peak_in_flight": peak_in_flight(arrivals, server.latency),
         "peak_per_1s": peak_per_second(arrivals),
         "rate_limited_calls": rate_limited,
@@ -215,7 +231,10 @@ def run_config(config: Config, server: ServerProcess, articles: Path, work: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=16, help="articles = rounds x concurrency (default)"
+    )
+    parser.add_argument("--items", type=int, help="the same number of articles for every config")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rpm", type=float, default=600)
     parser.add_argument("--json", action="store_true", help="print rows as JSON lines")
@@ -232,25 +251,33 @@ def main() -> None:
         work = Path(temp)
         write_articles(work / "warmup", 2)
         run_config(Config("warmup", 2), server, work / "warmup", work)
-        write_articles(work / "articles", args.items)
-        rows = [run_config(config, server, work / "articles", work) for config in configs]
+        rows = []
+        for config in configs:
+            items = args.items or config.items(args.rounds, args.latency)
+            articles = work / f"articles-{items}"
+            if not articles.exists():
+                write_articles(articles, items)
+            rows.append(run_config(config, server, articles, work))
     if args.json:
         for row in rows:
             print(json.dumps(row))
         return
+    articles = f"{args.items} articles" if args.items else f"{args.rounds} rounds per config"
     print(
-        f"{args.items} articles, {args.latency * 1000:g} ms per call, cache off; "
+        f"{articles}, {args.latency * 1000:g} ms per call, cache off; "
         f"target >= {TARGET:.0%} of the bound"
     )
     print(
-        "| config | items/s | bound/s | fraction | seconds | peak in flight | peak per 1 s | 429s |"
+        "| config | items | items/s | bound/s | fraction | seconds | server span | "
+        "peak in flight | peak per 1 s | 429s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         verdict = "" if row["fraction"] >= TARGET else " (below target)"
         print(
-            f"| {row['config']} | {row['items_per_s']} | {row['bound_per_s']} | "
-            f"{row['fraction']:.1%}{verdict} | {row['seconds']} | {row['peak_in_flight']} | "
+            f"| {row['config']} | {row['items']} | {row['items_per_s']} | {row['bound_per_s']} | "
+            f"{row['fraction']:.1%}{verdict} | {row['seconds']} | "
+            f"{row['server_span_fraction']:.1%} | {row['peak_in_flight']} | "
             f"{row['peak_per_1s']} | {'-' if row['bare'] else row['rate_limited_calls']} |"
         )
 

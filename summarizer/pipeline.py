@@ -404,6 +404,9 @@ class _Run:
             temperature=self.options.temperature,
             seed=self.options.seed,
         )
+        if self.cache is None:
+            return self._complete(request, output_type)
+        # Only a cached call needs the key (hashing the whole request is not free).
         key = cache_key(
             backend=self.backend.name,
             model=self.backend.model,
@@ -411,8 +414,6 @@ class _Run:
             request=request,
             prompt_sha256=template.sha256,
         )
-        if self.cache is None:
-            return self._complete(request, output_type)
         with self.cache.single_flight(key):
             if not self.refresh:
                 hit = self.cache.get(key)

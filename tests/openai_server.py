@@ -243,6 +243,10 @@ class OpenAIServer:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: with more clients connecting at once the
+    # kernel drops their SYNs and each retries after a second, which a real endpoint's backlog
+    # (hundreds) never costs.
+    request_queue_size = 1024
 
     def __init__(self, owner: OpenAIServer) -> None:
         self.owner = owner
