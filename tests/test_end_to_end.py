@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import answer_http_request
-from tests.openai_server import OpenAIServer, server_error
+from tests.openai_server import OpenAIServer, invalid_schema, server_error
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
@@ -86,3 +86,45 @@ def test_server_errors_exhausting_retries_give_one_line_and_no_cache_entry(
     retry = summarize_cli(server, tmp_path / "cache", str(seed_path))
     assert retry.returncode == 0, retry.stderr
     assert json.loads(retry.stdout)["usage"]["calls"] == 1  # the failure was not cached
+
+
+def test_garbage_after_all_reasks_is_one_line_error(
+    server: OpenAIServer, seed_path: Path, tmp_path: Path
+) -> None:
+    server.enqueue(*[invalid_schema('{"headline": 42}')] * 3)
+    failed = summarize_cli(server, tmp_path / "cache", str(seed_path))
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no valid ChunkDigest after 3 attempts" in errors[0]
+    assert server.request_count == 3
+
+
+def test_stdin_formats_output_file_and_cache_commands(
+    server: OpenAIServer, seed_path: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    env = {**os.environ, "OPENAI_API_KEY": SECRET, "SUMMARIZER_CACHE_DIR": str(cache)}
+
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "summarizer", *args], input=stdin, capture_output=True,
+            text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    text = seed_path.read_text(encoding="utf-8")
+    md = cli("summarize", "-", "-f", "md", "--base-url", server.base_url, stdin=text)
+    assert md.returncode == 0, md.stderr
+    assert md.stdout.startswith("# ") and "## Claims" in md.stdout
+    out = tmp_path / "out" / "claims.json"
+    claims = cli("claims", str(seed_path), "-o", str(out), "--base-url", server.base_url)
+    assert claims.returncode == 0 and claims.stdout == ""
+    document = json.loads(out.read_text())
+    assert "summary" not in document and document["claims"]
+    assert [p.name for p in out.parent.iterdir()] == ["claims.json"]  # no temp file left
+    assert server.request_count == 1  # same text from stdin and file: one call, then cached
+
+    stats = cli("cache", "stats")
+    assert json.loads(stats.stdout)["entries"] == 1
+    assert cli("cache", "path").stdout.strip() == str(cache)
+    assert "removed 1 entries" in cli("cache", "clear").stdout
+    assert json.loads(cli("cache", "stats").stdout)["entries"] == 0
