@@ -127,8 +127,8 @@ def _render_plans(reports: list[Any]) -> str:
     return json.dumps(rows[0] if len(rows) == 1 else rows, indent=2)
 
 
-@app.command()
-def summarize(
+def summarize_or_claims(
+    ctx: typer.Context,
     files: list[str] = FILES,
     output: Path | None = OUT,
     fmt: OutputFormat = FORMAT,
@@ -143,38 +143,22 @@ def summarize(
     refresh: bool = REFRESH,
     cache_dir: Path | None = CACHE_DIR,
 ) -> None:
-    """Summarise articles: headline, summary, key points, and claims with verified evidence."""
+    # One run serves both commands (and one cache entry): `claims` only renders less of it.
     _run(
-        files, output, fmt, dry_run, False,
+        files, output, fmt, dry_run, ctx.info_name == "claims",
         model=model, backend=backend, base_url=base_url, max_chunk_tokens=max_chunk_tokens,
         max_output_tokens=max_output_tokens, mode=mode, no_cache=no_cache,
         refresh_cache=refresh or None, cache_dir=cache_dir,
     )  # fmt: skip
 
 
-@app.command()
-def claims(
-    files: list[str] = FILES,
-    output: Path | None = OUT,
-    fmt: OutputFormat = FORMAT,
-    model: str | None = MODEL,
-    backend: BackendChoice | None = BACKEND,
-    base_url: str | None = BASE_URL,
-    max_chunk_tokens: int | None = MAX_CHUNK,
-    max_output_tokens: int | None = MAX_OUT,
-    mode: ModeChoice | None = MODE,
-    dry_run: bool = DRY_RUN,
-    no_cache: bool = NO_CACHE,
-    refresh: bool = REFRESH,
-    cache_dir: Path | None = CACHE_DIR,
-) -> None:
-    """List the claims in articles, each tied to a verbatim span of its source."""
-    _run(
-        files, output, fmt, dry_run, True,
-        model=model, backend=backend, base_url=base_url, max_chunk_tokens=max_chunk_tokens,
-        max_output_tokens=max_output_tokens, mode=mode, no_cache=no_cache,
-        refresh_cache=refresh or None, cache_dir=cache_dir,
-    )  # fmt: skip
+app.command(
+    "summarize",
+    help="Summarise articles: headline, summary, key points, and claims with verified evidence.",
+)(summarize_or_claims)
+app.command(
+    "claims", help="List the claims in articles, each tied to a verbatim span of its source."
+)(summarize_or_claims)
 
 
 @cache_app.command("path")
