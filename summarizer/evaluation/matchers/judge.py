@@ -3,7 +3,7 @@
 The most expensive matcher and the only one that understands paraphrase and negation; use it
 to spot-check the lexical matcher, not in CI. Calls go through `complete_structured`, so they
 are retried and re-asked like every other call, and their usage is added up in `usage`.
-The question is a versioned prompt file (`evals/prompts/judge_fact.toml`), whose hash is in
+The question is a versioned prompt file (`prompts/judge_fact.toml`), whose hash is in
 `info.version` so judgements from different prompts never mix.
 """
 
@@ -22,7 +22,7 @@ from summarizer.llm.structured import complete_structured
 from summarizer.prompts import PromptTemplate, load_template
 from summarizer.schemas import Usage
 
-DEFAULT_PROMPT = Path(__file__).resolve().parents[3] / "evals" / "prompts" / "judge_fact.toml"
+DEFAULT_PROMPT = Path(__file__).resolve().parents[3] / "prompts" / "judge_fact.toml"
 
 
 class FactJudgement(BaseModel):
