@@ -110,9 +110,7 @@ def _template_overhead(template: PromptTemplate, counter: TokenCounter) -> int:
     return counter.count(system.content) + counter.count(user.content) + 2 * MESSAGE_OVERHEAD_TOKENS
 
 
-def chunk_budget(
-    options: PipelineOptions, context_window: int, overhead: int, counter: TokenCounter
-) -> int:
+def chunk_budget(options: PipelineOptions, context_window: int, overhead: int) -> int:
     """Tokens of numbered article text one call may carry (in tiktoken tokens)."""
     room = context_window - options.max_output_tokens - overhead - 16  # ids in the variables
     budget = min(options.max_chunk_tokens, math.floor(room / options.token_ratio))
@@ -125,8 +123,30 @@ def chunk_budget(
     return budget
 
 
+def _template_budget(
+    template: PromptTemplate, options: PipelineOptions, context_window: int, counter: TokenCounter
+) -> tuple[int, int]:
+    """(overhead, budget): the template's own tokens, and the text tokens a call may add."""
+    overhead = _template_overhead(template, counter)
+    return overhead, chunk_budget(options, context_window, overhead)
+
+
 def _map_template_name(mode: Mode) -> str:
     return "summarize" if mode == "abstractive" else "extract"
+
+
+def _split(
+    text: str,
+    template: PromptTemplate,
+    options: PipelineOptions,
+    context_window: int,
+    counter: TokenCounter,
+) -> tuple[int, int, list[Sentence], list[Chunk]]:
+    """The one split that both the plan and the run use: overhead, budget, sentences, chunks."""
+    overhead, budget = _template_budget(template, options, context_window, counter)
+    sentences = split_sentences(text, counter, budget)
+    chunks = chunk_sentences(sentences, counter, budget, options.chunk_overlap)
+    return overhead, budget, sentences, chunks
 
 
 def plan(
@@ -139,16 +159,16 @@ def plan(
     library = prompts or PromptLibrary()
     counter = TokenCounter.for_model(options.encoding_model)
     template = library.get(_map_template_name(options.mode))
-    overhead = _template_overhead(template, counter)
-    budget = chunk_budget(options, context_window, overhead, counter)
-    sentences = split_sentences(source.text, counter, budget)
-    chunks = chunk_sentences(sentences, counter, budget, options.chunk_overlap)
+    overhead, budget, sentences, chunks = _split(
+        source.text, template, options, context_window, counter
+    )
     map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
     # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
     if options.mode == "abstractive":
         partial_tokens = min(options.max_output_tokens, 250)
-        merge_overhead = _template_overhead(library.get("merge"), counter)
-        merge_budget = chunk_budget(options, context_window, merge_overhead, counter)
+        merge_overhead, merge_budget = _template_budget(
+            library.get("merge"), options, context_window, counter
+        )
     else:
         average = max(1, sum(c.tokens for c in chunks) // max(1, len(sentences)))
         partial_tokens = average * options.extract_count
@@ -227,10 +247,9 @@ class _Run:
 
     def _execute(self) -> SummaryResult:
         template = self.prompts.get(_map_template_name(self.options.mode))
-        overhead = _template_overhead(template, self.counter)
-        budget = chunk_budget(self.options, self.backend.context_window, overhead, self.counter)
-        sentences = split_sentences(self.source.text, self.counter, budget)
-        chunks = chunk_sentences(sentences, self.counter, budget, self.options.chunk_overlap)
+        _, budget, _, chunks = _split(
+            self.source.text, template, self.options, self.backend.context_window, self.counter
+        )
         if self.options.mode == "abstractive":
             summary, resolved = self._abstractive(chunks, budget)
         else:
@@ -301,8 +320,9 @@ class _Run:
 
     def _reduce_summaries(self, partials: list[MergedSummary]) -> MergedSummary:
         template = self.prompts.get("merge")
-        overhead = _template_overhead(template, self.counter)
-        budget = chunk_budget(self.options, self.backend.context_window, overhead, self.counter)
+        _, budget = _template_budget(
+            template, self.options, self.backend.context_window, self.counter
+        )
 
         def render(items: Sequence[MergedSummary]) -> str:
             return "\n\n".join(
