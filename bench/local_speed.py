@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.chunking import render_sentences, split_sentences
-from summarizer.config import default_cache_dir
+from summarizer import paths
 from summarizer.llm import CompletionRequest, Message
 from summarizer.llm.local_backend import EvalTimings, LocalBackend
-from summarizer.models import ResolvedModel, installed_entries, resolve_local_model
+from summarizer.llm.catalogue import ResolvedModel, installed_entries, resolve_local_model
 from summarizer.schemas import ChunkDigest, SentenceSelection
 from summarizer.tokens import TokenCounter
 
@@ -241,16 +241,16 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(os.environ))
+    parser.add_argument("--models-dir", type=Path, default=paths.models_dir())
     args = parser.parse_args()
 
     articles = sorted(args.seeds.glob("*.txt"))[: args.limit]
     if not articles:
         sys.exit(f"no *.txt articles in {args.seeds}")
-    names = args.model or [entry.name for entry in installed_entries(args.cache_dir)]
+    names = args.model or [entry.name for entry in installed_entries(args.models_dir)]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     for name in names:
-        bench_model(resolve_local_model(name, args.cache_dir), articles, args)
+        bench_model(resolve_local_model(name, args.models_dir), articles, args)
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
 
 

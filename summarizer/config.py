@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from summarizer import paths
 from summarizer.errors import ConfigError
 
 BackendName = Literal["openai", "local"]
@@ -43,11 +44,6 @@ ENV_VARS: dict[str, str] = {
 }
 
 
-def default_cache_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "summarizer"
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,7 +52,8 @@ class Settings(BaseModel):
     base_url: str | None = None
     api_key: SecretStr | None = None
     local_model: str | None = None
-    cache_dir: Path = Field(default_factory=lambda: default_cache_dir(os.environ))
+    cache_dir: Path = Field(default_factory=paths.cache_dir)
+    models_dir: Path = Field(default_factory=paths.models_dir)
     use_cache: bool = True
     refresh_cache: bool = False
     mode: Mode = "auto"
@@ -103,7 +100,8 @@ def load_settings(
         merged.update(_from_env(dotenv_values(dotenv_path)))
     merged.update(_from_env(environ))
     merged.update({k: v for k, v in (flags or {}).items() if v is not None})
-    merged.setdefault("cache_dir", default_cache_dir(environ))
+    merged.setdefault("cache_dir", paths.cache_dir(environ))
+    merged.setdefault("models_dir", paths.models_dir(environ))
     try:
         return Settings(**merged)
     except ValidationError as error:

@@ -11,11 +11,12 @@ SHARED_SEEDS = REPO.parent / "shared" / "seeds"
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own cache dir and no credentials or endpoint from the host."""
+    """Every test gets its own user dir (cache, models, run logs) and no credentials or endpoint
+    from the host."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL",
-                "SUMMARIZER_LOCAL_MODEL", "SUMMARIZER_MODE"):  # fmt: skip
+                "SUMMARIZER_LOCAL_MODEL", "SUMMARIZER_MODE", "SUMMARIZER_CACHE_DIR"):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SUMMARIZER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SUMMARIZER_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)  # no stray .env from the working directory
 
 

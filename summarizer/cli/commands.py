@@ -194,11 +194,11 @@ def cache_clear(cache_dir: Path | None = CACHE_DIR) -> None:
 @app.command()
 def models() -> None:
     """List the known offline models, whether installed, and the configured one."""
-    from summarizer.models import catalogue_rows
+    from summarizer.llm.catalogue import catalogue_rows
 
     settings = build_settings()
     configured = settings.model or settings.local_model or "smollm2-135m"
-    rows = catalogue_rows(configured, cache_dir=settings.cache_dir)
+    rows = catalogue_rows(configured, models_dir=settings.models_dir)
     typer.echo(f"{'':2}{'name':<22}{'size':>9}  {'licence':<11}{'mode':<12}{'installed':<10}source")
     for row in rows:
         mark = "* " if row.configured else "  "

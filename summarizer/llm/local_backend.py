@@ -39,7 +39,7 @@ from summarizer.llm import Completion, CompletionRequest
 from summarizer.schemas import Usage
 
 if TYPE_CHECKING:
-    from summarizer.models import ResolvedModel
+    from summarizer.llm.catalogue import ResolvedModel
 
 # More threads than this buys nothing on a small model and starves the rest of the machine.
 MAX_DEFAULT_THREADS = 4

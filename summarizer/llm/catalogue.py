@@ -147,13 +147,13 @@ def missing_parts(entry: CatalogueEntry) -> list[str]:
     return missing
 
 
-def assembled_path(entry: CatalogueEntry, cache_dir: Path) -> Path:
-    return cache_dir / "models" / entry.filename
+def assembled_path(entry: CatalogueEntry, models_dir: Path) -> Path:
+    return models_dir / entry.filename
 
 
-def is_installed(entry: CatalogueEntry, cache_dir: Path | None = None) -> bool:
+def is_installed(entry: CatalogueEntry, models_dir: Path | None = None) -> bool:
     """All parts installed, or (split models) already assembled into the cache. No hashing."""
-    if cache_dir is not None and entry.is_split and assembled_path(entry, cache_dir).is_file():
+    if models_dir is not None and entry.is_split and assembled_path(entry, models_dir).is_file():
         return True
     return not missing_parts(entry)
 
@@ -170,13 +170,13 @@ class _DigestMarker(BaseModel):
     sha256: str
 
 
-def _marker_path(path: Path, cache_dir: Path) -> Path:
+def _marker_path(path: Path, models_dir: Path) -> Path:
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
-    return cache_dir / "models" / "verified" / f"{key}.json"
+    return models_dir / "verified" / f"{key}.json"
 
 
-def _remembered_digest(path: Path, cache_dir: Path) -> str | None:
-    marker = _marker_path(path, cache_dir)
+def _remembered_digest(path: Path, models_dir: Path) -> str | None:
+    marker = _marker_path(path, models_dir)
     try:
         remembered = _DigestMarker.model_validate_json(marker.read_bytes())
     except (OSError, ValidationError):
@@ -191,12 +191,12 @@ def _remembered_digest(path: Path, cache_dir: Path) -> str | None:
     return remembered.sha256 if same_file else None
 
 
-def _remember_digest(path: Path, digest: str, cache_dir: Path) -> None:
+def _remember_digest(path: Path, digest: str, models_dir: Path) -> None:
     stat = path.stat()
     marker = _DigestMarker(
         path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=digest
     )
-    target = _marker_path(path, cache_dir)
+    target = _marker_path(path, models_dir)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with _atomic_writer(target) as handle:
@@ -205,20 +205,20 @@ def _remember_digest(path: Path, digest: str, cache_dir: Path) -> None:
         raise CacheError(f"cannot write model marker {target}: {error}") from None
 
 
-def file_sha256(path: Path, cache_dir: Path) -> str:
-    """SHA-256 of `path`, computed once per (path, size, mtime) and remembered under cache_dir."""
-    remembered = _remembered_digest(path, cache_dir)
+def file_sha256(path: Path, models_dir: Path) -> str:
+    """SHA-256 of `path`, computed once per (path, size, mtime) and remembered under models_dir."""
+    remembered = _remembered_digest(path, models_dir)
     if remembered is not None:
         return remembered
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
-    _remember_digest(path, digest.hexdigest(), cache_dir)
+    _remember_digest(path, digest.hexdigest(), models_dir)
     return digest.hexdigest()
 
 
-def verify(entry: CatalogueEntry, path: Path, cache_dir: Path) -> None:
+def verify(entry: CatalogueEntry, path: Path, models_dir: Path) -> None:
     """Raise BackendUnavailable unless `path` is byte-for-byte the catalogued file."""
     size = path.stat().st_size
     if size != entry.size_bytes:
@@ -227,7 +227,7 @@ def verify(entry: CatalogueEntry, path: Path, cache_dir: Path) -> None:
             f"model {entry.name}: {path} is {size:,} bytes, expected {entry.size_bytes:,}; "
             f"reinstall: {entry.install_command}"
         )
-    digest = file_sha256(path, cache_dir)
+    digest = file_sha256(path, models_dir)
     if digest != entry.sha256:
         raise BackendUnavailable(
             f"model {entry.name}: {path} has sha256 {digest[:16]}…, expected "
@@ -330,25 +330,25 @@ class ResolvedModel:
         return f"{self.name}@{self.sha256_prefix}"
 
 
-def resolve_local_model(name_or_path: str, cache_dir: Path) -> ResolvedModel:
+def resolve_local_model(name_or_path: str, models_dir: Path) -> ResolvedModel:
     """A catalogue name (verified, assembled if split) or a path to any .gguf file (as-is)."""
     entry = catalogue_entry(name_or_path)
     if entry is not None:
-        return _resolve_entry(entry, cache_dir)
+        return _resolve_entry(entry, models_dir)
     if name_or_path.endswith(".gguf") or os.sep in name_or_path or "/" in name_or_path:
-        return _resolve_path(Path(name_or_path).expanduser(), cache_dir)
+        return _resolve_path(Path(name_or_path).expanduser(), models_dir)
     known = ", ".join(e.name for e in CATALOGUE)
     raise ConfigError(
         f"unknown local model {name_or_path!r}: use one of {known}, or a path to a .gguf file"
     )
 
 
-def _resolve_entry(entry: CatalogueEntry, cache_dir: Path) -> ResolvedModel:
+def _resolve_entry(entry: CatalogueEntry, models_dir: Path) -> ResolvedModel:
     if entry.is_split:
-        path = _assembled(entry, cache_dir)
+        path = _assembled(entry, models_dir)
     else:
         path = _located_parts(entry)[0]
-        verify(entry, path, cache_dir)
+        verify(entry, path, models_dir)
     return ResolvedModel(
         name=entry.name,
         path=path,
@@ -359,11 +359,11 @@ def _resolve_entry(entry: CatalogueEntry, cache_dir: Path) -> ResolvedModel:
     )
 
 
-def _assembled(entry: CatalogueEntry, cache_dir: Path) -> Path:
-    path = assembled_path(entry, cache_dir)
+def _assembled(entry: CatalogueEntry, models_dir: Path) -> Path:
+    path = assembled_path(entry, models_dir)
     if path.is_file():
         try:
-            verify(entry, path, cache_dir)
+            verify(entry, path, models_dir)
             return path
         except BackendUnavailable:
             # A damaged copy of our own making: rebuild it from the parts rather than send the
@@ -371,17 +371,17 @@ def _assembled(entry: CatalogueEntry, cache_dir: Path) -> Path:
             path.unlink()
     path = assemble(entry, path.parent)
     # assemble() hashed every byte on the way; no need to read 1 GB twice.
-    _remember_digest(path, entry.sha256, cache_dir)
+    _remember_digest(path, entry.sha256, models_dir)
     return path
 
 
-def _resolve_path(path: Path, cache_dir: Path) -> ResolvedModel:
+def _resolve_path(path: Path, models_dir: Path) -> ResolvedModel:
     if not path.is_file():
         raise BackendUnavailable(f"model file {path} does not exist")
     with path.open("rb") as handle:
         if handle.read(4) != _GGUF_MAGIC:
             raise BackendUnavailable(f"model file {path} is not a GGUF file")
-    digest = file_sha256(path, cache_dir)
+    digest = file_sha256(path, models_dir)
     # A path that happens to be a catalogued file keeps what we know about that model.
     entry = next((e for e in CATALOGUE if e.sha256 == digest), None)
     return ResolvedModel(
@@ -420,7 +420,7 @@ class CatalogueRow:
     install_command: str | None
 
 
-def catalogue_rows(configured: str | None, *, cache_dir: Path | None = None) -> list[CatalogueRow]:
+def catalogue_rows(configured: str | None, *, models_dir: Path | None = None) -> list[CatalogueRow]:
     """One row per catalogued model, plus one for a configured .gguf path outside the catalogue.
 
     Cheap: checks installed distributions and file existence, never hashes.
@@ -434,7 +434,7 @@ def catalogue_rows(configured: str | None, *, cache_dir: Path | None = None) -> 
             licence=entry.licence,
             source=entry.source,
             default_mode=entry.default_mode,
-            installed=is_installed(entry, cache_dir),
+            installed=is_installed(entry, models_dir),
             configured=configured == entry.name,
             install_command=entry.install_command,
         )
@@ -466,9 +466,9 @@ def _human_size(size: int) -> str:
     return f"{size / 1e6:.0f} MB"
 
 
-def installed_entries(cache_dir: Path | None = None) -> list[CatalogueEntry]:
+def installed_entries(models_dir: Path | None = None) -> list[CatalogueEntry]:
     """Catalogued models whose files are present (not yet verified)."""
-    return [entry for entry in CATALOGUE if is_installed(entry, cache_dir)]
+    return [entry for entry in CATALOGUE if is_installed(entry, models_dir)]
 
 
 __all__ = [
