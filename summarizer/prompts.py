@@ -1,9 +1,14 @@
-"""Prompt templates as versioned data files in `prompts/`.
+"""Prompt templates as versioned data files shipped inside the package (`summarizer/templates/`).
 
 A template is a TOML file with `name`, `version`, `description`, the `variables` it declares,
 and `system` and `user` texts with `{{ variable }}` placeholders. Rendering fails loudly on a
 missing, undeclared or unused variable. The SHA-256 of the file's bytes goes into every cache key
 and every result, so editing a prompt can never be mistaken for the old one.
+
+The templates are package data read through `importlib.resources`, so an installed wheel finds
+them wherever (and however) it is installed; the source tree is never consulted. One environment
+override, SUMMARIZER_PROMPTS_DIR, points the library at another folder (to try an edited prompt
+against the eval gate); it is read when a library is built, never at import.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,9 +32,17 @@ from summarizer.schemas import PromptRef
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
-def default_prompts_dir() -> Path:
-    override = os.environ.get("SUMMARIZER_PROMPTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR_ENV = "SUMMARIZER_PROMPTS_DIR"
+
+
+def shipped_templates() -> Traversable:
+    """The templates inside the installed package."""
+    return resources.files("summarizer") / "templates"
+
+
+def default_prompts_dir(env: Mapping[str, str] | None = None) -> Traversable:
+    override = (os.environ if env is None else env).get(PROMPTS_DIR_ENV)
+    return Path(override).expanduser() if override else shipped_templates()
 
 
 class _TemplateFile(BaseModel):
@@ -72,7 +87,7 @@ class PromptTemplate:
         return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
-def load_template(path: Path) -> PromptTemplate:
+def load_template(path: Traversable) -> PromptTemplate:
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -103,9 +118,9 @@ def load_template(path: Path) -> PromptTemplate:
 
 
 class PromptLibrary:
-    """Loads templates by name from a directory, once each."""
+    """Loads templates by name from a directory (default: the shipped ones), once each."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Traversable | None = None) -> None:
         self.directory = directory or default_prompts_dir()
         self._loaded: dict[str, PromptTemplate] = {}
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+import summarizer
 from summarizer.errors import PromptError
-from summarizer.prompts import PromptLibrary, load_template
+from summarizer.prompts import PromptLibrary, default_prompts_dir, load_template, shipped_templates
 
 TEMPLATE = """
 name = "t"
@@ -54,9 +55,24 @@ def test_hash_changes_with_any_edit(tmp_path: Path) -> None:
     assert first != second and len(first) == 64
 
 
-def test_shipped_templates_load() -> None:
+def test_shipped_templates_load_from_inside_the_package() -> None:
     library = PromptLibrary()
-    for name in ("summarize", "extract", "merge"):
+    for name in ("summarize", "extract", "merge", "judge_fact"):
         assert library.get(name).variables
     with pytest.raises(PromptError, match="no prompt template"):
         library.get("nope")
+    # Package data, not a folder beside the package: a wheel carries it.
+    package = Path(summarizer.__file__).parent
+    assert Path(str(shipped_templates())) == package / "templates"
+
+
+def test_prompts_dir_override_replaces_the_shipped_templates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, TEMPLATE)
+    monkeypatch.setenv("SUMMARIZER_PROMPTS_DIR", str(tmp_path))
+    library = PromptLibrary()
+    assert library.get("t").version == "3"
+    with pytest.raises(PromptError, match="no prompt template 'summarize'"):
+        library.get("summarize")  # no silent fallback to the shipped prompt
+    assert default_prompts_dir(env={}) == shipped_templates()

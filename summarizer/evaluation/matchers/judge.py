@@ -3,14 +3,13 @@
 The most expensive matcher and the only one that understands paraphrase and negation; use it
 to spot-check the lexical matcher, not in CI. Calls go through `complete_structured`, so they
 are retried and re-asked like every other call, and their usage is added up in `usage`.
-The question is a versioned prompt file (`prompts/judge_fact.toml`), whose hash is in
+The question is a versioned prompt file (`summarizer/templates/judge_fact.toml`), whose hash is in
 `info.version` so judgements from different prompts never mix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,10 +18,10 @@ from summarizer.evaluation.matchers.base import MatcherInfo, MatchResult
 from summarizer.llm import Backend, CompletionRequest
 from summarizer.llm.retry import RetryPolicy
 from summarizer.llm.structured import complete_structured
-from summarizer.prompts import PromptTemplate, load_template
+from summarizer.prompts import PromptTemplate, load_template, shipped_templates
 from summarizer.schemas import Usage
 
-DEFAULT_PROMPT = Path(__file__).resolve().parents[3] / "prompts" / "judge_fact.toml"
+DEFAULT_PROMPT = shipped_templates() / "judge_fact.toml"
 
 
 class FactJudgement(BaseModel):
