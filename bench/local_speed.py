@@ -17,7 +17,6 @@ fastest run is compared (the least disturbed one); the median is shown too.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import sys
@@ -26,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarizer.chunking import render_sentences, split_sentences
 from summarizer import paths
+from summarizer.call_schemas import digest_schema, plain_schema, sentence_id_field
+from summarizer.chunking import render_sentences, split_sentences
 from summarizer.llm import CompletionRequest, Message
-from summarizer.llm.local_backend import EvalTimings, LocalBackend
 from summarizer.llm.catalogue import ResolvedModel, installed_entries, resolve_local_model
-from summarizer.schemas import ChunkDigest, SentenceSelection
+from summarizer.llm.local_backend import EvalTimings, LocalBackend
+from summarizer.schemas import SentenceSelection
 from summarizer.tokens import TokenCounter
 
 SYSTEM = "You are a careful news editor. Answer with one JSON object and nothing else."
@@ -84,13 +84,11 @@ def build_request(text: str, task: str, max_tokens: int) -> CompletionRequest:
     sentences = split_sentences(text, TokenCounter(), 200)
     ids = [s.id for s in sentences]
     if task == "select":
-        schema = copy.deepcopy(SentenceSelection.model_json_schema())
-        schema["properties"]["sentence_ids"]["items"] = {"type": "integer", "enum": ids}
+        schema = plain_schema(SentenceSelection)
+        sentence_id_field(schema)["items"] = {"type": "integer", "enum": ids}
         name, instruction = "SentenceSelection", SELECT
     else:
-        schema = copy.deepcopy(ChunkDigest.model_json_schema())
-        cited = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]
-        cited["items"] = {"type": "integer", "enum": ids}
+        schema = digest_schema(ids)
         name, instruction = "ChunkDigest", DIGEST
     user = (
         f"Article, one numbered sentence per line:\n{render_sentences(sentences)}\n\n{instruction}"

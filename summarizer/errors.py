@@ -2,19 +2,24 @@
 
     SummarizerError                  base; the CLI maps it to a one-line message
     ├── ConfigError                  bad or missing settings (exit 2)
+    │   └── BatchLocked              another batch run holds the output directory (batch/lock.py)
     ├── InputError                   unreadable source: missing, empty, binary, non-UTF-8, too large
     ├── PromptError                  template missing, malformed, or a variable left unfilled
     ├── CacheError                   the cache directory cannot be used
     ├── PlanError                    the document cannot be split to fit the context budget
     ├── EvalError                    eval data malformed, or a run cannot be compared
+    │   └── EvalRegression           the gate failed; carries the comparison (evaluation.gate)
     └── BackendError                 a model call failed; carries the attempts and usage so far
         ├── BackendUnavailable       endpoint unreachable, model file missing, library absent
         ├── AuthenticationFailed     the endpoint refused the credentials (never echoes the key)
         ├── TransientBackendError    worth retrying: 429, 5xx, timeout, dropped connection
         ├── OutputTruncated          the model stopped at its token limit
-        └── StructuredOutputError    retries ran out without output that parses and validates
+        ├── StructuredOutputError    retries ran out without output that parses and validates
+        └── CallCancelled            a batch item was cancelled (timeout, Ctrl-C; batch/cancel.py)
 
-Errors take keyword-only context so a message can never be confused with data.
+Errors take keyword-only context so a message can never be confused with data. `usage` is what
+the failed run spent, every attempt counted once: the run's owner sets it from its `UsageMeter`
+(llm/calls.py) when the error leaves the run, and no other layer touches it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class SummarizerError(Exception):
     """Base class: anything the CLI reports as a one-line message."""
 
     exit_code = 1
+    usage: Usage | None = None
 
 
 class ConfigError(SummarizerError):

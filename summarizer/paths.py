@@ -1,9 +1,9 @@
 """Where summarizer keeps its files: one root directory, one environment override.
 
-    user_dir()            $SUMMARIZER_HOME, else $XDG_CACHE_HOME/summarizer, else ~/.cache/summarizer
-    ├── cache/            the call cache (diskcache); `--cache-dir` / SUMMARIZER_CACHE_DIR move it
-    ├── models/           assembled split GGUF files and their verified-digest markers
-    └── runs/             append-only run logs (`summarizer eval`)
+    user_dir()      $SUMMARIZER_HOME, else $XDG_CACHE_HOME/summarizer, else ~/.cache/summarizer
+    ├── cache/      the call cache (diskcache); `--cache-dir` / SUMMARIZER_CACHE_DIR move it
+    ├── models/     assembled split GGUF files and their verified-digest markers
+    └── runs/       append-only run logs (`summarizer eval`)
 
 Nothing is created here: each owner creates its folder when it first writes, so `--help` and
 dry runs touch no disk. Tests point SUMMARIZER_HOME at a temporary directory (an autouse fixture).

@@ -14,10 +14,7 @@ latter for tiny local models that can select but not paraphrase.
 from __future__ import annotations
 
 import contextvars
-import functools
-import json
 import math
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,9 +22,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from summarizer.cache import CallCache, cache_key
+from summarizer.cache import CallCache
+from summarizer.call_schemas import digest_schema, plain_schema, selection_schema
 from summarizer.chunking import Chunk, Sentence, chunk_sentences, render_sentences, split_sentences
-from summarizer.errors import BackendError, OutputTruncated, PlanError
+from summarizer.errors import PlanError
 from summarizer.evidence import (
     ResolvedClaim,
     claim_from_sentence,
@@ -35,9 +33,8 @@ from summarizer.evidence import (
     resolve_claim,
     verify_claims,
 )
-from summarizer.llm import Backend, CompletionRequest
-from summarizer.llm.retry import RetryPolicy
-from summarizer.llm.structured import complete_structured
+from summarizer.llm import Backend, BackendIdentity, CompletionRequest
+from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
 from summarizer.prompts import PromptLibrary, PromptTemplate
 from summarizer.schemas import (
     ChunkDigest,
@@ -47,7 +44,6 @@ from summarizer.schemas import (
     SourceInfo,
     Summary,
     SummaryResult,
-    Usage,
 )
 from summarizer.sources import Source
 from summarizer.tokens import TokenCounter
@@ -73,10 +69,6 @@ class PipelineOptions:
     seed: int = 0
     max_reasks: int = 2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # How many tokens the backend's own tokenizer may use per tiktoken token (>1 for local models).
-    token_ratio: float = 1.0
-    encoding_model: str = "gpt-4o-mini"
-    endpoint: str | None = None
     # Chunks mapped at once; >1 only pays off for remote endpoints (a local model is one CPU).
     map_concurrency: int = 1
 
@@ -110,10 +102,11 @@ def _template_overhead(template: PromptTemplate, counter: TokenCounter) -> int:
     return counter.count(system.content) + counter.count(user.content) + 2 * MESSAGE_OVERHEAD_TOKENS
 
 
-def chunk_budget(options: PipelineOptions, context_window: int, overhead: int) -> int:
+def chunk_budget(options: PipelineOptions, identity: BackendIdentity, overhead: int) -> int:
     """Tokens of numbered article text one call may carry (in tiktoken tokens)."""
+    context_window = identity.context_window
     room = context_window - options.max_output_tokens - overhead - 16  # ids in the variables
-    budget = min(options.max_chunk_tokens, math.floor(room / options.token_ratio))
+    budget = min(options.max_chunk_tokens, math.floor(room / identity.token_ratio))
     if budget < 64:
         raise PlanError(
             f"context window {context_window} leaves only {budget} tokens for text after "
@@ -124,11 +117,14 @@ def chunk_budget(options: PipelineOptions, context_window: int, overhead: int) -
 
 
 def _template_budget(
-    template: PromptTemplate, options: PipelineOptions, context_window: int, counter: TokenCounter
+    template: PromptTemplate,
+    options: PipelineOptions,
+    identity: BackendIdentity,
+    counter: TokenCounter,
 ) -> tuple[int, int]:
     """(overhead, budget): the template's own tokens, and the text tokens a call may add."""
     overhead = _template_overhead(template, counter)
-    return overhead, chunk_budget(options, context_window, overhead)
+    return overhead, chunk_budget(options, identity, overhead)
 
 
 def _map_template_name(mode: Mode) -> str:
@@ -139,11 +135,11 @@ def _split(
     text: str,
     template: PromptTemplate,
     options: PipelineOptions,
-    context_window: int,
+    identity: BackendIdentity,
     counter: TokenCounter,
 ) -> tuple[int, int, list[Sentence], list[Chunk]]:
     """The one split that both the plan and the run use: overhead, budget, sentences, chunks."""
-    overhead, budget = _template_budget(template, options, context_window, counter)
+    overhead, budget = _template_budget(template, options, identity, counter)
     sentences = split_sentences(text, counter, budget)
     chunks = chunk_sentences(sentences, counter, budget, options.chunk_overlap)
     return overhead, budget, sentences, chunks
@@ -153,21 +149,19 @@ def plan(
     source: Source,
     options: PipelineOptions,
     *,
-    context_window: int,
+    identity: BackendIdentity,
     prompts: PromptLibrary | None = None,
 ) -> Plan:
     library = prompts or PromptLibrary()
-    counter = TokenCounter.for_model(options.encoding_model)
+    counter = TokenCounter.for_model(identity.model)
     template = library.get(_map_template_name(options.mode))
-    overhead, budget, sentences, chunks = _split(
-        source.text, template, options, context_window, counter
-    )
+    overhead, budget, sentences, chunks = _split(source.text, template, options, identity, counter)
     map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
     # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
     if options.mode == "abstractive":
         partial_tokens = min(options.max_output_tokens, 250)
         merge_overhead, merge_budget = _template_budget(
-            library.get("merge"), options, context_window, counter
+            library.get("merge"), options, identity, counter
         )
     else:
         average = max(1, sum(c.tokens for c in chunks) // max(1, len(sentences)))
@@ -181,7 +175,7 @@ def plan(
         sentences=len(sentences),
         chunks=len(chunks),
         chunk_budget=budget,
-        context_window=context_window,
+        context_window=identity.context_window,
         map_calls=len(chunks),
         reduce_calls=reduce_calls,
         prompt_tokens=map_prompt + reduce_prompt + merge_overhead * reduce_calls,
@@ -211,44 +205,46 @@ def summarize(
     cache: CallCache | None = None,
     refresh: bool = False,
     prompts: PromptLibrary | None = None,
+    meter: UsageMeter | None = None,
 ) -> SummaryResult:
-    """Summarise one source; see the module docstring. Raises SummarizerError subclasses."""
-    return _Run(source, backend, options or PipelineOptions(), cache, refresh, prompts).execute()
+    """Summarise one source; see the module docstring. Raises SummarizerError subclasses.
+
+    Every model attempt is counted once, in `meter` (a fresh one unless given): the result's
+    `usage`, or the raised error's, is its total.
+    """
+    options = options or PipelineOptions()
+    calls = CallLayer(
+        backend, cache=cache, refresh=refresh, retry=options.retry, max_reasks=options.max_reasks
+    )
+    with metered(meter) as run_meter:
+        return _Run(source, calls, options, prompts or PromptLibrary(), run_meter).execute()
 
 
 class _Run:
+    """One document's map/reduce; every model call goes through the call layer."""
+
     def __init__(
         self,
         source: Source,
-        backend: Backend,
+        calls: CallLayer,
         options: PipelineOptions,
-        cache: CallCache | None,
-        refresh: bool,
-        prompts: PromptLibrary | None,
+        prompts: PromptLibrary,
+        meter: UsageMeter,
     ) -> None:
         self.source = source
-        self.backend = backend
+        self.calls = calls
+        self.identity = calls.backend.identity
         self.options = options
-        self.cache = cache
-        self.refresh = refresh
-        self.prompts = prompts or PromptLibrary()
-        self.counter = TokenCounter.for_model(options.encoding_model)
-        self.usage = Usage()
-        self._usage_lock = threading.Lock()
+        self.prompts = prompts
+        self.meter = meter
+        self.counter = TokenCounter.for_model(self.identity.model)
         self.warnings: list[str] = list(source.warnings)
         self.used_templates: dict[str, PromptTemplate] = {}
 
     def execute(self) -> SummaryResult:
-        try:
-            return self._execute()
-        except BackendError as error:
-            error.usage = self.usage + (error.usage or Usage())
-            raise
-
-    def _execute(self) -> SummaryResult:
         template = self.prompts.get(_map_template_name(self.options.mode))
         _, budget, _, chunks = _split(
-            self.source.text, template, self.options, self.backend.context_window, self.counter
+            self.source.text, template, self.options, self.identity, self.counter
         )
         if self.options.mode == "abstractive":
             summary, resolved = self._abstractive(chunks, budget)
@@ -268,10 +264,10 @@ class _Run:
             mode=self.options.mode,
             summary=summary,
             claims=claims,
-            model=ModelRef(backend=self.backend.name, name=self.backend.model),
+            model=ModelRef(backend=self.identity.name, name=self.identity.model),
             prompts=[t.ref for t in self.used_templates.values()],
             chunks=len(chunks),
-            usage=self.usage,
+            usage=self.meter.total,
             warnings=self.warnings,
         )
 
@@ -290,7 +286,7 @@ class _Run:
                     "max_claims": str(self.options.max_claims),
                 },
                 ChunkDigest,
-                _digest_schema([s.id for s in chunk.sentences]),
+                digest_schema([s.id for s in chunk.sentences]),
             )
 
         digests = self._map(digest, chunks)
@@ -320,9 +316,7 @@ class _Run:
 
     def _reduce_summaries(self, partials: list[MergedSummary]) -> MergedSummary:
         template = self.prompts.get("merge")
-        _, budget = _template_budget(
-            template, self.options, self.backend.context_window, self.counter
-        )
+        _, budget = _template_budget(template, self.options, self.identity, self.counter)
 
         def render(items: Sequence[MergedSummary]) -> str:
             return "\n\n".join(
@@ -333,7 +327,7 @@ class _Run:
 
         def merge(group: Sequence[MergedSummary]) -> MergedSummary:
             return self._call(
-                template, {"partials": render(group)}, MergedSummary, _plain_schema(MergedSummary)
+                template, {"partials": render(group)}, MergedSummary, plain_schema(MergedSummary)
             )
 
         return _reduce_levels(partials, lambda group: self._fits(render(group), budget), merge)[0]
@@ -381,7 +375,7 @@ class _Run:
             template,
             {"sentences": render_sentences(sentences), "count": str(count)},
             SentenceSelection,
-            _selection_schema(ids, count),
+            selection_schema(ids, count),
         )
         by_id = {s.id: s for s in sentences}
         chosen = [by_id[i] for i in dict.fromkeys(selection.sentence_ids) if i in by_id]
@@ -400,10 +394,6 @@ class _Run:
             # that a batch job keeps in context variables reach the chunk threads too.
             futures = [pool.submit(contextvars.copy_context().run, work, c) for c in chunks]
             return [future.result() for future in futures]
-
-    def _spend(self, usage: Usage) -> None:
-        with self._usage_lock:
-            self.usage = self.usage + usage
 
     def _fits(self, text: str, budget: int) -> bool:
         return self.counter.count(text) <= budget
@@ -424,49 +414,12 @@ class _Run:
             temperature=self.options.temperature,
             seed=self.options.seed,
         )
-        if self.cache is None:
-            return self._complete(request, output_type)
-        # Only a cached call needs the key (hashing the whole request is not free).
-        key = cache_key(
-            backend=self.backend.name,
-            model=self.backend.model,
-            endpoint=self.options.endpoint,
-            request=request,
-            prompt_sha256=template.sha256,
-        )
-        with self.cache.single_flight(key):
-            if not self.refresh:
-                hit = self.cache.get(key)
-                if hit is not None:
-                    self._spend(Usage(cached_calls=1))
-                    return output_type.model_validate(hit["output"])
-            output = self._complete(request, output_type)
-            self.cache.set(key, {"output": output.model_dump(mode="json")})
-            return output
-
-    def _complete(self, request: CompletionRequest, output_type: type[T]) -> T:
-        try:
-            output, usage = self._complete_once(request, output_type)
-        except OutputTruncated as error:
-            self._spend(error.usage or Usage())
-            bigger = request.max_tokens * 2
-            prompt = sum(self.counter.count(m.content) for m in request.messages)
-            if prompt * self.options.token_ratio + bigger > self.backend.context_window:
-                raise
-            self.warnings.append(f"output hit {request.max_tokens} tokens; retried with {bigger}")
-            output, usage = self._complete_once(
-                request.model_copy(update={"max_tokens": bigger}), output_type
-            )
-        self._spend(usage)
-        return output
-
-    def _complete_once(self, request: CompletionRequest, output_type: type[T]) -> tuple[T, Usage]:
-        return complete_structured(
-            self.backend,
+        return self.calls.call(
             request,
             output_type,
-            policy=self.options.retry,
-            max_reasks=self.options.max_reasks,
+            self.meter,
+            prompt_sha256=template.sha256,
+            warn=self.warnings.append,
         )
 
 
@@ -502,30 +455,3 @@ def _reduce_levels(
             )
         items = [merge(g) if len(g) > 1 else g[0] for g in groups]
     return items
-
-
-def _plain_schema(model: type[BaseModel]) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(_base_schema(model))
-    return result
-
-
-@functools.lru_cache(maxsize=256)
-def _base_schema(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema())
-
-
-def _digest_schema(ids: Sequence[int]) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(_base_schema(ChunkDigest))
-    cited = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]
-    cited["items"] = {"type": "integer", "enum": list(ids)}
-    return schema
-
-
-def _selection_schema(ids: Sequence[int], count: int) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(_base_schema(SentenceSelection))
-    field_schema = schema["properties"]["sentence_ids"]
-    field_schema["items"] = {"type": "integer", "enum": list(ids)}
-    # Tiny models return empty lists unless the schema demands some items.
-    field_schema["minItems"] = min(3, count)
-    field_schema["maxItems"] = count
-    return schema

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -61,7 +60,3 @@ def render_many(rendered: Sequence[str], fmt: Format) -> str:
     if fmt == "json":
         return "[\n" + ",\n".join(rendered) + "\n]" if len(rendered) > 1 else rendered[0]
     return "\n\n---\n\n".join(rendered)
-
-
-def to_json(value: object) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)

@@ -1,7 +1,9 @@
 """The library's front door: settings in, results out, shared by the CLI, batch jobs and evals.
 
 `Summarizer` holds what should live once per process: the backend (built lazily, on the first
-call that misses the cache), the call cache and the prompt library.
+call that misses the cache), the call cache and the prompt library. It is constructed complete:
+a caller that needs another retry policy (a cancellable sleep), a wrapped backend or a shared
+one passes it in, and says whether `close()` should release it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from summarizer.cache import CallCache
 from summarizer.config import Settings
 from summarizer.errors import ConfigError
 from summarizer.llm import Backend
+from summarizer.llm.calls import RetryPolicy, UsageMeter
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
-from summarizer.llm.retry import RetryPolicy
 from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
@@ -31,6 +33,12 @@ class PlanReport:
 
 
 class Summarizer:
+    """Summarise sources with one configured backend, cache and prompt library.
+
+    `backend` defaults to the configured one, built on first use; `owns_backend` (default: True
+    exactly when the backend was built here) says whether `close()` closes it.
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -39,10 +47,12 @@ class Summarizer:
         profile: BackendProfile | None = None,
         prompts: PromptLibrary | None = None,
         retry: RetryPolicy | None = None,
+        owns_backend: bool | None = None,
     ) -> None:
         self.settings = settings
         self.profile = profile or describe_backend(settings)
         self.backend: Backend = backend or LazyBackend(settings, self.profile)
+        self.owns_backend = backend is None if owns_backend is None else owns_backend
         self.prompts = prompts or PromptLibrary()
         self.cache = CallCache(settings.cache_dir) if settings.use_cache else None
         self.options = PipelineOptions(
@@ -54,10 +64,7 @@ class Summarizer:
             seed=settings.seed,
             max_reasks=settings.max_reasks,
             retry=retry or RetryPolicy(max_attempts=settings.max_retries),
-            token_ratio=self.profile.token_ratio,
-            encoding_model=self.profile.model,
-            endpoint=self.profile.endpoint,
-            map_concurrency=settings.concurrency if self.profile.backend == "openai" else 1,
+            map_concurrency=(settings.concurrency if self.profile.identity.name == "openai" else 1),
         )
 
     @property
@@ -69,7 +76,9 @@ class Summarizer:
             raise ConfigError(f"unknown mode {chosen!r}")
         return chosen
 
-    def summarize(self, source: Source) -> SummaryResult:
+    def summarize(self, source: Source, *, meter: UsageMeter | None = None) -> SummaryResult:
+        """Summarise `source`. Pass a `meter` to watch usage while the run is under way (a
+        batch item that times out still reports what it spent)."""
         return summarize(
             source,
             self.backend,
@@ -77,26 +86,23 @@ class Summarizer:
             cache=self.cache,
             refresh=self.settings.refresh_cache,
             prompts=self.prompts,
+            meter=meter,
         )
 
     def summarize_path(self, path: str) -> SummaryResult:
         return self.summarize(read_source(path))
 
     def plan(self, source: Source) -> PlanReport:
-        estimate = plan(
-            source,
-            self.options,
-            context_window=self.profile.context_window,
-            prompts=self.prompts,
-        )
+        identity = self.profile.identity
+        estimate = plan(source, self.options, identity=identity, prompts=self.prompts)
         return PlanReport(
             source=source.path,
             plan=estimate,
-            backend=self.profile.backend,
-            model=self.profile.model,
+            backend=identity.name,
+            model=identity.model,
             estimated_cost_usd=estimate_cost(
-                self.profile.backend,
-                self.profile.model,
+                identity.name,
+                identity.model,
                 estimate.prompt_tokens,
                 estimate.completion_tokens,
             ),
@@ -105,5 +111,7 @@ class Summarizer:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
-        if isinstance(self.backend, LazyBackend):
-            self.backend.close()
+        if self.owns_backend:
+            close = getattr(self.backend, "close", None)
+            if callable(close):
+                close()

@@ -31,7 +31,6 @@ RANK_FILE_SHA256: dict[str, str] = {
 }
 
 # Model-name prefixes that use o200k_base; everything else is counted with cl100k_base.
-_PATCH_LOCK = threading.Lock()
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 
 
@@ -47,6 +46,8 @@ def rank_file(name: str) -> Path:
     return Path(spec.origin).parent / "data" / f"{name}.tiktoken.gz"
 
 
+# Serialises builds: a build is seconds of CPU under the GIL (threads racing to the first use
+# would each pay it), and it briefly swaps tiktoken's loader, which must not be seen twice.
 _BUILD_LOCK = threading.Lock()
 
 
@@ -75,13 +76,12 @@ def _build_encoding(name: EncodingName) -> tiktoken.Encoding:
     }
     # Reuse tiktoken's own pattern and special tokens; only the download is replaced.
     spec = getattr(openai_public, name)
-    with _PATCH_LOCK:
-        original_loader = openai_public.load_tiktoken_bpe
-        openai_public.load_tiktoken_bpe = lambda *_args, **_kwargs: ranks
-        try:
-            params = spec()
-        finally:
-            openai_public.load_tiktoken_bpe = original_loader
+    original_loader = openai_public.load_tiktoken_bpe  # under _BUILD_LOCK: one swap at a time
+    openai_public.load_tiktoken_bpe = lambda *_args, **_kwargs: ranks
+    try:
+        params = spec()
+    finally:
+        openai_public.load_tiktoken_bpe = original_loader
     return tiktoken.Encoding(
         name=params["name"],
         pat_str=params["pat_str"],
@@ -103,6 +103,3 @@ class TokenCounter:
 
     def count(self, text: str) -> int:
         return len(self._encoding.encode(text, disallowed_special=()))
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._encoding.encode(text, disallowed_special=()))

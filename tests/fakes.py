@@ -7,8 +7,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from summarizer.call_schemas import sentence_id_field
 from summarizer.errors import BackendError
-from summarizer.llm import Completion, CompletionRequest
+from summarizer.llm import BackendIdentity, Completion, CompletionRequest
 from summarizer.schemas import Usage
 
 Responder = Callable[[CompletionRequest], str]
@@ -16,12 +17,7 @@ Responder = Callable[[CompletionRequest], str]
 
 def allowed_ids(request: CompletionRequest) -> list[int]:
     """The sentence ids the request's schema allows (the pipeline puts them in an enum)."""
-    schema = request.json_schema
-    if "$defs" in schema and "CitedClaim" in schema["$defs"]:
-        items = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]["items"]
-    else:
-        items = schema["properties"]["sentence_ids"]["items"]
-    return list(items["enum"])
+    return list(sentence_id_field(request.json_schema)["items"]["enum"])
 
 
 def plausible_answer(request: CompletionRequest) -> str:
@@ -39,7 +35,7 @@ def plausible_answer(request: CompletionRequest) -> str:
         )  # fmt: skip
     if request.schema_name == "SentenceSelection":
         ids = allowed_ids(request)
-        count = request.json_schema["properties"]["sentence_ids"]["maxItems"]
+        count = sentence_id_field(request.json_schema)["maxItems"]
         return json.dumps({"sentence_ids": ids[:count]})
     if request.schema_name == "MergedSummary":
         return json.dumps(
@@ -58,25 +54,14 @@ class ScriptedBackend:
         name: str = "fake",
         model: str = "scripted-1",
         context_window: int = 8192,
+        token_ratio: float = 1.0,
     ) -> None:
         self.responder = responder
-        self._name = name
-        self._model = model
-        self._context_window = context_window
+        self.identity = BackendIdentity(
+            name=name, model=model, context_window=context_window, token_ratio=token_ratio
+        )
         self.queue: deque[str | BackendError | tuple[str, str]] = deque()
         self.history: list[CompletionRequest] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def context_window(self) -> int:
-        return self._context_window
 
     def enqueue(self, *items: str | BackendError | tuple[str, str]) -> None:
         """Queue texts, errors to raise, or (text, finish_reason) pairs."""

@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from summarizer.cache import CallCache
-from summarizer.errors import PlanError, StructuredOutputError, TransientBackendError
-from summarizer.llm.retry import RetryPolicy
+from summarizer.errors import (
+    OutputTruncated,
+    PlanError,
+    StructuredOutputError,
+    TransientBackendError,
+)
+from summarizer.llm.calls import RetryPolicy
 from summarizer.pipeline import PipelineOptions, plan, summarize
 from summarizer.sources import read_source, source_from_text
 from summarizer.tokens import TokenCounter
@@ -92,7 +97,7 @@ def test_two_hundred_thousand_tokens_never_exceed_the_context() -> None:
     source = source_from_text(text, path="huge.txt")
     backend = ScriptedBackend(context_window=4096)
     opts = options(max_chunk_tokens=3000, max_output_tokens=600)
-    estimate = plan(source, opts, context_window=4096)
+    estimate = plan(source, opts, identity=backend.identity)
     result = summarize(source, backend, opts)
     for request in backend.history:
         prompt = sum(counter.count(m.content) for m in request.messages)
@@ -201,6 +206,54 @@ def test_truncated_output_is_retried_with_a_larger_budget() -> None:
     assert [r.max_tokens for r in backend.history] == [300, 600]
     assert result.usage.calls == 2
     assert any("retried with 600" in w for w in result.warnings)
+
+
+def test_a_cut_off_answer_that_cannot_grow_is_one_call_not_two() -> None:
+    """The truncation miscount: a cut-off answer whose doubled budget no longer fits the
+    context used to be reported as two calls with twice the prompt tokens."""
+    source = source_from_text("One sentence here. And another one.", path="a")
+    # The prompt is about 240 tokens: 300 output tokens fit an 800-token window, 600 do not.
+    backend = ScriptedBackend(context_window=800)
+    backend.enqueue(('{"headline": "cut', "length"))
+    with pytest.raises(OutputTruncated) as caught:
+        summarize(source, backend, options(max_output_tokens=300))
+    assert len(backend.history) == 1
+    usage = caught.value.usage
+    assert usage is not None and usage.calls == 1
+    prompt = sum(len(m.content) for m in backend.history[0].messages) // 4
+    assert usage.prompt_tokens == prompt  # what the one call reported, not twice that
+
+
+def test_a_second_cut_off_after_doubling_fails_with_every_attempt_counted_once() -> None:
+    source = source_from_text("One sentence here. And another one.", path="a")
+    backend = ScriptedBackend()
+    backend.enqueue(('{"headline": "cut', "length"), ('{"headline": "cut again', "length"))
+    with pytest.raises(OutputTruncated) as caught:
+        summarize(source, backend, options(max_output_tokens=300))
+    assert [r.max_tokens for r in backend.history] == [300, 600]
+    assert caught.value.usage is not None and caught.value.usage.calls == 2
+
+
+def test_usage_of_a_run_that_fails_after_successful_calls_includes_them() -> None:
+    source = source_from_text(long_text(60), path="long.txt")
+    backend = ScriptedBackend()
+    chunks = plan(source, options(max_chunk_tokens=120), identity=backend.identity).chunks
+    failing_after = 2  # the first chunks are answered, then the endpoint goes down
+
+    def flaky(request):  # type: ignore[no-untyped-def]
+        from tests.fakes import plausible_answer
+
+        if len(backend.history) > failing_after:
+            raise TransientBackendError("down", status=503)
+        return plausible_answer(request)
+
+    backend.responder = flaky
+    with pytest.raises(TransientBackendError) as caught:
+        summarize(source, backend, options(max_chunk_tokens=120))
+    assert chunks > failing_after + 1
+    assert caught.value.usage is not None
+    assert caught.value.usage.calls == len(backend.history)
+    assert caught.value.usage.failed_calls == len(backend.history) - failing_after
 
 
 def test_extractive_mode_quotes_selected_sentences(seed_path: Path) -> None:

@@ -5,8 +5,9 @@ through the `openai` SDK) and `local_backend` (in-process GGUF models through ll
 grammar-constrained). Nothing outside this package imports either library, and both imports
 are deferred until a backend is built, so `--help`, cache hits and dry runs never pay for them.
 
-A backend makes exactly one attempt per call. Retrying transient failures (`retry.py`) and
-re-asking after invalid output (`structured.py`) are built on top, once, for every backend.
+A backend makes exactly one attempt per call. The cache, retrying transient failures,
+re-asking after invalid output, the truncation retry and usage accounting are built on top, once,
+for every backend, in `calls.py`.
 """
 
 from __future__ import annotations
@@ -46,20 +47,32 @@ class Completion(BaseModel):
     usage: Usage
 
 
+class BackendIdentity(BaseModel):
+    """What a backend is, in one value that wrappers pass on unchanged.
+
+    `name` is the backend kind, `model` the model's name (for local models `name@sha256-prefix`,
+    so caches never mix two files), `context_window` its tokens, `token_ratio` how many of its
+    own tokens it may spend per tiktoken token (budgets are computed with tiktoken), and
+    `endpoint` the configured base URL (part of the cache key; `None` for the default).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    model: str
+    context_window: int
+    token_ratio: float = 1.0
+    endpoint: str | None = None
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """A model behind one method. `name` is the backend kind, `model` the model's name."""
+    """A model behind one method, and the identity that goes into plans and cache keys."""
 
     @property
-    def name(self) -> str: ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def context_window(self) -> int: ...
+    def identity(self) -> BackendIdentity: ...
 
     def complete(self, request: CompletionRequest) -> Completion: ...
 
 
-__all__ = ["Backend", "Completion", "CompletionRequest", "Message"]
+__all__ = ["Backend", "BackendIdentity", "Completion", "CompletionRequest", "Message"]

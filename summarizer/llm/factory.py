@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from summarizer.config import Settings
 from summarizer.errors import ConfigError
-from summarizer.llm import Backend, Completion, CompletionRequest
-
-log = logging.getLogger(__name__)
+from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 
 DEFAULT_LOCAL_CONTEXT = 4096
-# llama.cpp tokenizers spend more tokens than tiktoken on the same English text (measured on the
-# seed articles: SmolLM2 1.06-1.12x cl100k, Qwen2.5 1.02-1.04x); budgets computed with tiktoken
-# are scaled by this, and LocalBackend still refuses a prompt that would overflow its context.
-LOCAL_TOKEN_RATIO = 1.15
 
 
 @dataclass(frozen=True)
 class BackendProfile:
-    backend: str
-    model: str
-    context_window: int
-    token_ratio: float
+    """The backend's identity plus what only the factory needs: its default mode and, for a
+    local model, the verified file to load."""
+
+    identity: BackendIdentity
     default_mode: str
-    endpoint: str | None
     local_path: Path | None = None
 
 
@@ -35,60 +27,64 @@ def describe_backend(settings: Settings) -> BackendProfile:
     """Everything planning needs about the backend, without importing openai or llama_cpp."""
     if settings.resolved_backend() == "local":
         from summarizer.llm.catalogue import resolve_local_model
+        from summarizer.llm.local_backend import LOCAL_TOKEN_RATIO
 
         resolved = resolve_local_model(
             settings.model or settings.local_model or "smollm2-135m", settings.models_dir
         )
         return BackendProfile(
-            backend="local",
-            model=resolved.model_id,
-            context_window=settings.context_window or DEFAULT_LOCAL_CONTEXT,
-            token_ratio=LOCAL_TOKEN_RATIO,
+            identity=BackendIdentity(
+                name="local",
+                model=resolved.model_id,
+                context_window=settings.context_window or DEFAULT_LOCAL_CONTEXT,
+                token_ratio=LOCAL_TOKEN_RATIO,
+            ),
             default_mode=resolved.default_mode,
-            endpoint=None,
             local_path=resolved.path,
         )
     from summarizer.llm.openai_backend import default_context_window
 
     model = settings.resolved_model()
     return BackendProfile(
-        backend="openai",
-        model=model,
-        context_window=settings.context_window or default_context_window(model),
-        token_ratio=1.0,
+        identity=BackendIdentity(
+            name="openai",
+            model=model,
+            context_window=settings.context_window or default_context_window(model),
+            endpoint=settings.base_url,
+        ),
         default_mode="abstractive",
-        endpoint=settings.base_url,
     )
 
 
 def create_backend(settings: Settings, profile: BackendProfile | None = None) -> Backend:
     profile = profile or describe_backend(settings)
-    if profile.backend == "local":
+    identity = profile.identity
+    if identity.name == "local":
         from summarizer.llm.local_backend import LocalBackend
 
         if profile.local_path is None:
-            raise ConfigError(f"no model file resolved for local model {profile.model}")
+            raise ConfigError(f"no model file resolved for local model {identity.model}")
         return LocalBackend(
             model_path=profile.local_path,
-            model_name=profile.model,
-            n_ctx=profile.context_window,
+            model_name=identity.model,
+            n_ctx=identity.context_window,
             threads=settings.threads,
             seed=settings.seed,
         )
     from summarizer.llm.openai_backend import OpenAIBackend
 
     return OpenAIBackend(
-        model=profile.model,
+        model=identity.model,
         base_url=settings.base_url,
         api_key=settings.api_key,
         timeout=settings.timeout,
-        context_window=profile.context_window,
+        context_window=identity.context_window,
     )
 
 
 class LazyBackend:
-    """Answers `name`, `model` and `context_window` from the profile; builds the real backend on
-    the first call, so cache hits and dry runs never import openai or load a model."""
+    """Answers `identity` from the profile; builds the real backend on the first call, so cache
+    hits and dry runs never import openai or load a model."""
 
     def __init__(self, settings: Settings, profile: BackendProfile) -> None:
         self._settings = settings
@@ -97,16 +93,8 @@ class LazyBackend:
         self._build_lock = threading.Lock()
 
     @property
-    def name(self) -> str:
-        return self._profile.backend
-
-    @property
-    def model(self) -> str:
-        return self._profile.model
-
-    @property
-    def context_window(self) -> int:
-        return self._profile.context_window
+    def identity(self) -> BackendIdentity:
+        return self._profile.identity
 
     @property
     def built(self) -> bool:

@@ -1,7 +1,7 @@
 """Any OpenAI-compatible chat-completions endpoint (OpenAI, Azure-style proxies, vLLM, Ollama).
 
 One `complete` call is one HTTP attempt: the SDK's own retries are off (`max_retries=0`) so the
-retry layer (`retry.py`) sees, sleeps for and counts every attempt. SDK failures become our
+retry layer (`calls.py`) sees, sleeps for and counts every attempt. SDK failures become our
 errors here, and only here:
 
     429, 5xx, timeout, dropped or refused connection  -> TransientBackendError (retry_after, status)
@@ -38,7 +38,7 @@ from summarizer.errors import (
     ConfigError,
     TransientBackendError,
 )
-from summarizer.llm import Completion, CompletionRequest, Message
+from summarizer.llm import BackendIdentity, Completion, CompletionRequest, Message
 from summarizer.schemas import Usage
 
 if TYPE_CHECKING:
@@ -228,7 +228,12 @@ class OpenAIBackend:
         self._model = model
         self._base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
         self._timeout = timeout
-        self._context_window = context_window or default_context_window(model)
+        self._identity = BackendIdentity(
+            name="openai",
+            model=model,
+            context_window=context_window or default_context_window(model),
+            endpoint=base_url,
+        )
         self._secret = api_key.get_secret_value() if api_key is not None else None
         self._owns_client = client is None
         self._client = client if client is not None else self._build_client(base_url, api_key)
@@ -255,16 +260,8 @@ class OpenAIBackend:
         )
 
     @property
-    def name(self) -> str:
-        return "openai"
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def context_window(self) -> int:
-        return self._context_window
+    def identity(self) -> BackendIdentity:
+        return self._identity
 
     @property
     def base_url(self) -> str:

@@ -8,8 +8,8 @@ import pytest
 from summarizer.errors import StructuredOutputError
 from summarizer.evaluation.matchers import FactMatcher
 from summarizer.evaluation.matchers.judge import JudgeMatcher
-from summarizer.llm import Backend, Completion, CompletionRequest
-from summarizer.llm.retry import RetryPolicy
+from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
+from summarizer.llm.calls import RetryPolicy
 from summarizer.schemas import Usage
 from tests.evaluation.builders import fact
 
@@ -17,9 +17,7 @@ from tests.evaluation.builders import fact
 class ScriptedJudge:
     """Implements the Backend protocol with queued answers; records every request."""
 
-    name = "fake"
-    model = "judge-1"
-    context_window = 4096
+    identity = BackendIdentity(name="fake", model="judge-1", context_window=4096)
 
     def __init__(self, *answers: str) -> None:
         self.answers = deque(answers)

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from summarizer.call_schemas import digest_schema, sentence_id_field
 from summarizer.chunking import Sentence, render_sentences, split_sentences
 from summarizer.errors import BackendError, BackendUnavailable, ConfigError
 from summarizer.llm import Backend, Completion, CompletionRequest, Message
-from summarizer.llm.local_backend import LocalBackend, json_schema_grammar
 from summarizer.llm.catalogue import (
     CatalogueEntry,
     PackagedFile,
@@ -36,6 +36,7 @@ from summarizer.llm.catalogue import (
     resolve_local_model,
     verify,
 )
+from summarizer.llm.local_backend import LocalBackend, json_schema_grammar
 from summarizer.schemas import ChunkDigest, MergedSummary, SentenceSelection
 from summarizer.tokens import TokenCounter
 
@@ -133,11 +134,12 @@ def short_completion(backend: LocalBackend, short_request: CompletionRequest) ->
 def test_backend_identity_includes_the_content_hash(tmp_path: Path) -> None:
     local = LocalBackend.from_resolved(installed_smollm2(tmp_path), n_ctx=1024)
     assert isinstance(local, Backend)
-    assert (local.name, local.model, local.context_window) == (
+    assert (local.identity.name, local.identity.model, local.identity.context_window) == (
         "local",
         "smollm2-135m@b179c952",
         1024,
     )
+    assert local.identity.token_ratio > 1  # llama.cpp tokenizers spend more than tiktoken
     assert local.load_seconds is None  # nothing loaded until asked
 
 
@@ -240,9 +242,7 @@ def test_same_answer_in_a_fresh_process(
 def test_chunk_digest_grammar_constrains_from_the_first_token(
     backend: LocalBackend, sentences: list[Sentence]
 ) -> None:
-    schema = copy.deepcopy(ChunkDigest.model_json_schema())
-    claim = schema["$defs"]["CitedClaim"]["properties"]["sentence_ids"]
-    claim["items"] = {"type": "integer", "enum": [s.id for s in sentences[:4]]}
+    schema = digest_schema([s.id for s in sentences[:4]])
     digest = request(
         sentences[:4],
         schema,
@@ -308,8 +308,7 @@ def test_context_overflow_is_refused_before_llama_cpp_sees_it(
 
 def _with_enum(model_schema: dict[str, Any]) -> dict[str, Any]:
     schema = copy.deepcopy(model_schema)
-    holder = schema["$defs"]["CitedClaim"] if "$defs" in schema else schema
-    holder["properties"]["sentence_ids"]["items"] = {"type": "integer", "enum": [3, 5, 8]}
+    sentence_id_field(schema)["items"] = {"type": "integer", "enum": [3, 5, 8]}
     return schema
 
 

@@ -27,6 +27,7 @@ from summarizer.errors import (
     TransientBackendError,
 )
 from summarizer.llm import Backend, CompletionRequest, Message
+from summarizer.llm.calls import CallLayer, RetryPolicy, metered
 from summarizer.llm.openai_backend import (
     OPENAI_BASE_URL,
     OpenAIBackend,
@@ -34,8 +35,6 @@ from summarizer.llm.openai_backend import (
     retry_after_seconds,
     strict_json_schema,
 )
-from summarizer.llm.retry import RetryPolicy, complete_with_retries
-from summarizer.llm.structured import complete_structured
 from summarizer.schemas import ChunkDigest, CitedClaim, ClaimKind, Usage
 from tests.openai_server import (
     TRUNCATED_JSON,
@@ -94,6 +93,17 @@ class Sleeps(list[float]):
         return RetryPolicy(max_attempts=max_attempts, sleep=self.append, jitter=lambda: 0.5)
 
 
+def complete_structured(
+    backend: Backend, request: CompletionRequest, *, policy: RetryPolicy, max_reasks: int = 2
+) -> tuple[ChunkDigest, Usage]:
+    """One call through the call layer (no cache), as a whole run: the output and its usage,
+    or the error with the run's usage attached."""
+    layer = CallLayer(backend, retry=policy, max_reasks=max_reasks)
+    with metered() as meter:
+        digest = layer.call(request, ChunkDigest, meter, prompt_sha256="test")
+    return digest, meter.total
+
+
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
@@ -129,9 +139,7 @@ def test_valid_output_parses_and_reports_the_servers_usage(
     server.enqueue(valid(DIGEST_JSON))
     request = digest_request()
 
-    digest, usage = complete_structured(
-        backend, request, ChunkDigest, policy=sleeps.policy(), max_reasks=2
-    )
+    digest, usage = complete_structured(backend, request, policy=sleeps.policy(), max_reasks=2)
 
     assert digest == DIGEST
     prompt = "".join(message.content for message in request.messages)
@@ -201,7 +209,7 @@ def test_empty_content_and_refusals_come_back_as_empty_text_for_the_reask_loop(
 
     empty = backend.complete(digest_request())
     digest, usage = complete_structured(
-        backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
+        backend, digest_request(), policy=sleeps.policy(), max_reasks=2
     )
 
     assert (empty.text, empty.finish_reason) == ("", "stop")
@@ -227,9 +235,10 @@ def test_no_key_and_no_base_url_is_a_config_error() -> None:
 
 def test_backend_satisfies_the_protocol(backend: OpenAIBackend) -> None:
     assert isinstance(backend, Backend)
-    assert backend.name == "openai"
-    assert backend.model == "gpt-4o-mini"
-    assert backend.context_window == 128_000
+    assert backend.identity.name == "openai"
+    assert backend.identity.model == "gpt-4o-mini"
+    assert backend.identity.context_window == 128_000
+    assert backend.identity.endpoint == backend.base_url
     assert API_KEY not in repr(backend)
 
 
@@ -252,7 +261,7 @@ def test_an_explicit_context_window_wins(server: OpenAIServer) -> None:
     with OpenAIBackend(
         model="gpt-4o", base_url=server.base_url, api_key=None, timeout=5.0, context_window=8192
     ) as backend:
-        assert backend.context_window == 8192
+        assert backend.identity.context_window == 8192
 
 
 def test_importing_the_module_does_not_import_openai() -> None:
@@ -275,7 +284,7 @@ def test_rate_limit_then_success_sleeps_for_retry_after_and_counts_both_calls(
     server.enqueue(rate_limited(retry_after=7), valid(DIGEST_JSON))
 
     digest, usage = complete_structured(
-        backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
+        backend, digest_request(), policy=sleeps.policy(), max_reasks=2
     )
 
     assert digest == DIGEST
@@ -306,7 +315,7 @@ def test_server_error_then_success(
     server.enqueue(server_error(500), valid(DIGEST_JSON))
 
     digest, usage = complete_structured(
-        backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
+        backend, digest_request(), policy=sleeps.policy(), max_reasks=2
     )
 
     assert digest == DIGEST
@@ -320,7 +329,7 @@ def test_dropped_connection_then_success(
     server.enqueue(drop_connection(), valid(DIGEST_JSON))
 
     digest, usage = complete_structured(
-        backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
+        backend, digest_request(), policy=sleeps.policy(), max_reasks=2
     )
 
     assert digest == DIGEST
@@ -332,7 +341,7 @@ def test_a_hang_past_the_timeout_is_retried(server: OpenAIServer, sleeps: Sleeps
     started = time.monotonic()
     with make_backend(server, timeout=0.5) as backend:
         digest, usage = complete_structured(
-            backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
+            backend, digest_request(), policy=sleeps.policy(), max_reasks=2
         )
 
     assert digest == DIGEST
@@ -347,9 +356,7 @@ def test_persistent_server_errors_give_up_after_max_attempts_with_usage(
     server.enqueue(server_error(500), server_error(502), server_error(503))
 
     with pytest.raises(TransientBackendError) as info:
-        complete_structured(
-            backend, digest_request(), ChunkDigest, policy=sleeps.policy(3), max_reasks=2
-        )
+        complete_structured(backend, digest_request(), policy=sleeps.policy(3), max_reasks=2)
 
     error = info.value
     assert error.attempts == 3
@@ -366,7 +373,7 @@ def test_connection_refused_names_the_url_and_gives_up(sleeps: Sleeps) -> None:
         model="gpt-4o-mini", base_url=url, api_key=SecretStr(API_KEY), timeout=2.0
     )
     with refused as backend, pytest.raises(TransientBackendError) as info:
-        complete_with_retries(backend, digest_request(), sleeps.policy(2))
+        complete_structured(backend, digest_request(), policy=sleeps.policy(2))
 
     message = str(info.value)
     assert f"cannot reach {url}" in message
@@ -385,9 +392,7 @@ def test_truncated_json_is_reasked_without_touching_the_callers_messages(
     request = digest_request()
     original_messages = request.messages
 
-    digest, usage = complete_structured(
-        backend, request, ChunkDigest, policy=sleeps.policy(), max_reasks=2
-    )
+    digest, usage = complete_structured(backend, request, policy=sleeps.policy(), max_reasks=2)
 
     assert digest == DIGEST
     assert usage.calls == 2
@@ -408,9 +413,7 @@ def test_schema_invalid_output_every_time_raises_with_attempts_and_last_output(
     server.enqueue(*[invalid_schema(WRONG_SHAPE_JSON)] * 3)
 
     with pytest.raises(StructuredOutputError) as info:
-        complete_structured(
-            backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
-        )
+        complete_structured(backend, digest_request(), policy=sleeps.policy(), max_reasks=2)
 
     error = info.value
     assert error.attempts == 3
@@ -421,18 +424,34 @@ def test_schema_invalid_output_every_time_raises_with_attempts_and_last_output(
     assert server.request_count == 3
 
 
-def test_a_length_cut_is_reported_as_truncation_not_reasked(
+def test_a_length_cut_is_asked_again_with_twice_the_budget_not_reasked(
     server: OpenAIServer, backend: OpenAIBackend, sleeps: Sleeps
 ) -> None:
     server.enqueue(length_cut(), valid(DIGEST_JSON))
 
-    with pytest.raises(OutputTruncated) as info:
-        complete_structured(
-            backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
-        )
+    digest, usage = complete_structured(backend, digest_request(), policy=sleeps.policy())
+
+    assert digest == DIGEST
+    assert [body["max_tokens"] for body in server.requests] == [400, 800]
+    assert len(server.requests[1]["messages"]) == 2  # the same question, not a re-ask
+    assert usage.calls == 2 == server.request_count
+
+
+def test_a_length_cut_that_cannot_grow_is_truncation_counted_once(
+    server: OpenAIServer, sleeps: Sleeps
+) -> None:
+    server.enqueue(length_cut(), valid(DIGEST_JSON))
+    # 400 output tokens fit a 600-token window with this prompt; 800 do not.
+    small = OpenAIBackend(
+        model="gpt-4o-mini", base_url=server.base_url, api_key=None, timeout=5.0,
+        context_window=600,
+    )  # fmt: skip
+    with small, pytest.raises(OutputTruncated) as info:
+        complete_structured(small, digest_request(), policy=sleeps.policy())
 
     assert info.value.last_output == TRUNCATED_JSON
     assert server.request_count == 1
+    assert info.value.usage is not None and info.value.usage.calls == 1
 
 
 # --- servers without structured outputs ------------------------------------------------------
@@ -498,9 +517,7 @@ def test_unauthorized_is_not_retried(
     server.enqueue(unauthorized())
 
     with pytest.raises(AuthenticationFailed) as info:
-        complete_structured(
-            backend, digest_request(), ChunkDigest, policy=sleeps.policy(), max_reasks=2
-        )
+        complete_structured(backend, digest_request(), policy=sleeps.policy(), max_reasks=2)
 
     assert info.value.usage == Usage(calls=1, failed_calls=1)
     assert server.request_count == 1

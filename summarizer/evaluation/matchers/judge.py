@@ -1,8 +1,8 @@
 """LLM-judge matcher: asks the configured backend one yes/no question per (fact, summary).
 
 The most expensive matcher and the only one that understands paraphrase and negation; use it
-to spot-check the lexical matcher, not in CI. Calls go through `complete_structured`, so they
-are retried and re-asked like every other call, and their usage is added up in `usage`.
+to spot-check the lexical matcher, not in CI. Calls go through the call layer (`llm/calls.py`),
+so they are retried and re-asked like every other call; every attempt is counted in `usage`.
 The question is a versioned prompt file (`summarizer/templates/judge_fact.toml`), whose hash is in
 `info.version` so judgements from different prompts never mix.
 """
@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import MatcherInfo, MatchResult
 from summarizer.llm import Backend, CompletionRequest
-from summarizer.llm.retry import RetryPolicy
-from summarizer.llm.structured import complete_structured
+from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter
 from summarizer.prompts import PromptTemplate, load_template, shipped_templates
 from summarizer.schemas import Usage
 
@@ -44,14 +43,19 @@ class JudgeMatcher:
     ) -> None:
         self.backend = backend
         self.template = template or load_template(DEFAULT_PROMPT)
-        self.policy = policy or RetryPolicy()
+        self.calls = CallLayer(backend, retry=policy or RetryPolicy())
         self.max_tokens = max_tokens
-        self.usage = Usage()
+        self._meter = UsageMeter()
+
+    @property
+    def usage(self) -> Usage:
+        """Every judging attempt so far, failed ones included."""
+        return self._meter.total
 
     @property
     def info(self) -> MatcherInfo:
         return MatcherInfo(
-            name=f"judge:{self.backend.name}:{self.backend.model}",
+            name=f"judge:{self.backend.identity.name}:{self.backend.identity.model}",
             version=f"{self.template.version}-{self.template.sha256[:12]}",
             threshold=0.5,
         )
@@ -64,10 +68,9 @@ class JudgeMatcher:
             json_schema=FactJudgement.model_json_schema(),
             max_tokens=self.max_tokens,
         )
-        judgement, spent = complete_structured(
-            self.backend, request, FactJudgement, policy=self.policy
+        judgement = self.calls.call(
+            request, FactJudgement, self._meter, prompt_sha256=self.template.sha256
         )
-        self.usage = self.usage + spent
         score = 1.0 if judgement.present else 0.0
         evidence = judgement.evidence if judgement.present else None
         return MatchResult(score=score, present=judgement.present, evidence=evidence)
