@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import typer
 
+from summarizer import __version__
 from summarizer.errors import SummarizerError
 
 app = typer.Typer(
@@ -27,9 +28,18 @@ app.add_typer(cache_app, name="cache")
 _state = {"verbose": False}
 
 
+def _print_version(requested: bool) -> None:
+    if requested:
+        typer.echo(f"summarizer {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show details and tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     _state["verbose"] = verbose
     logging.basicConfig(
