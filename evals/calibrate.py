@@ -29,23 +29,10 @@ from summarizer.evaluation.calibration import (
     learned_agreement,
     load_judgements,
 )
-from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
+from summarizer.evaluation.matchers import build_matcher
 from summarizer.evaluation.matchers.learned import LearnedMatcher
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realsumm-dev"
-
-
-def build_matcher(name: str) -> FactMatcher:
-    if name == "overlap":
-        return OverlapMatcher()
-    if name == "lexical":
-        return LexicalMatcher()
-    if name == "embedding":
-        # Deferred: torch is an optional extra and takes seconds to import.
-        from summarizer.evaluation.matchers.embedding import EmbeddingMatcher
-
-        return EmbeddingMatcher()
-    raise SystemExit(f"unknown matcher {name!r}: choose from overlap, lexical, learned, embedding")
 
 
 def evaluate(name: str, pairs: list[JudgedPair]) -> Agreement:

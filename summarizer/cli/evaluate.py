@@ -45,7 +45,8 @@ def eval_command(
 ) -> None:
     """Run the eval suite: fact recall, claim support, specifics; fail on a regression."""
     from summarizer.evaluation.dataset import load_model
-    from summarizer.evaluation.gate import build_matcher, evaluate
+    from summarizer.evaluation.matchers import build_matcher
+    from summarizer.evaluation.session import evaluate
     from summarizer.schemas import SummaryResult
     from summarizer.service import Summarizer
 

@@ -5,7 +5,9 @@
     matchers     FactMatcher protocol; overlap (baseline), lexical (default), embedding, judge
     metrics      pure scores for one result: fact recall, claim support, specifics, length
     calibration  agreement of a matcher with human judgements (REALSumm)
-    runner       run a suite, write reports, compare with a baseline, append to the run log
+    runner       run a suite, write its report, append to the run log
+    gate         baselines per backend and model; compare a run with one; EvalRegression
+    session      one `summarizer eval` run end to end: score, report, log, gate
 
 Heavy or optional dependencies (torch for the embedding matcher, a backend for the judge) are
 imported only by the submodules that need them, never by `import summarizer.evaluation`.
@@ -22,6 +24,17 @@ from summarizer.evaluation.dataset import (
     load_facts,
     load_suite,
 )
+from summarizer.evaluation.gate import (
+    Baseline,
+    Comparison,
+    EvalRegression,
+    baseline_from,
+    baseline_path,
+    check,
+    compare,
+    load_baseline,
+    save_baseline,
+)
 from summarizer.evaluation.matchers import (
     FactMatcher,
     LexicalMatcher,
@@ -31,19 +44,10 @@ from summarizer.evaluation.matchers import (
 )
 from summarizer.evaluation.metrics import ArticleMetrics, article_metrics, matched_text
 from summarizer.evaluation.runner import (
-    Baseline,
-    Comparison,
-    EvalRegression,
     EvalReport,
     append_run_log,
-    baseline_from,
-    baseline_path,
-    check,
-    compare,
-    load_baseline,
     run_suite,
-    save_baseline,
-    write_report,
+    write_eval_report,
 )
 
 __all__ = [
@@ -74,5 +78,5 @@ __all__ = [
     "matched_text",
     "run_suite",
     "save_baseline",
-    "write_report",
+    "write_eval_report",
 ]

@@ -1,8 +1,9 @@
-"""One eval run end to end: score the suite, write reports, log the run, apply the gate.
+"""One eval session end to end: score the suite, write the report, log the run, apply the gate.
 
 This is what `summarizer eval` calls. The gate compares against the baseline for the run's
-backend and model (or an explicit file), fails with `EvalRegression` naming every lost fact,
-and passes with a note when no baseline exists yet.
+backend and model (or an explicit file) and passes with a note when no baseline exists yet;
+`outcome.passed` is its verdict and `outcome.comparison` names every metric that fell and
+every fact lost.
 """
 
 from __future__ import annotations
@@ -11,38 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from summarizer.errors import EvalError
-from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
-from summarizer.evaluation.runner import (
+from summarizer.evaluation.gate import (
     Comparison,
-    EvalReport,
-    SummarizeFn,
-    append_run_log,
     baseline_from,
     baseline_path,
     compare,
     load_baseline,
-    run_suite,
     save_baseline,
-    write_report,
 )
-
-MATCHERS = ("lexical", "learned", "overlap", "embedding")
-
-
-def build_matcher(name: str) -> FactMatcher:
-    if name == "lexical":
-        return LexicalMatcher()
-    if name == "overlap":
-        return OverlapMatcher()
-    if name == "learned":
-        from summarizer.evaluation.matchers.learned import LearnedMatcher
-
-        return LearnedMatcher()
-    if name == "embedding":
-        from summarizer.evaluation.matchers.embedding import EmbeddingMatcher
-
-        return EmbeddingMatcher()
-    raise EvalError(f"unknown matcher {name!r}: choose one of {', '.join(MATCHERS)}")
+from summarizer.evaluation.matchers import FactMatcher
+from summarizer.evaluation.runner import (
+    EvalReport,
+    SummarizeFn,
+    append_run_log,
+    run_suite,
+    write_eval_report,
+)
 
 
 @dataclass(frozen=True)
@@ -64,21 +49,29 @@ def evaluate(
     matcher: FactMatcher,
     *,
     out_dir: Path,
-    baselines_dir: Path,
+    baselines_dir: Path | None = None,
     baseline_file: Path | None = None,
     update_baseline: bool = False,
     log_path: Path | None = None,
 ) -> EvalOutcome:
-    """Run, report and compare with the baseline; `outcome.passed` is the gate's verdict."""
+    """Run, report and compare with the baseline; `outcome.passed` is the gate's verdict.
+
+    The baseline is `baseline_file`, else the one for the run's backend and model under
+    `baselines_dir`; one of the two must be given.
+    """
     report = run_suite(suite_dir, summarize_fn, matcher)
-    files = write_report(report, out_dir)
+    files = write_eval_report(report, out_dir)
     if log_path is not None:
         append_run_log(report, log_path)
     if report.model is None:
         raise EvalError(f"every article failed; see {files[1]}")
-    path = baseline_file or baseline_path(
-        baselines_dir, report.suite_id, report.model.backend, report.model.name
-    )
+    if baseline_file is not None:
+        path = baseline_file
+    elif baselines_dir is not None:
+        model = report.model
+        path = baseline_path(baselines_dir, report.suite_id, model.backend, model.name)
+    else:
+        raise EvalError("no baseline to compare with: give a baseline file or a baselines folder")
     if update_baseline:
         previous = load_baseline(path).tolerances if path.exists() else None
         save_baseline(baseline_from(report, tolerances=previous), path)

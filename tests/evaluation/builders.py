@@ -1,10 +1,15 @@
-"""Small builders for eval tests: results and facts without a pipeline or a model."""
+"""Small builders for eval tests: results, facts and seed-suite runs without a pipeline or a
+model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from summarizer.evaluation.dataset import Fact
+from summarizer.evaluation.matchers import LexicalMatcher
+from summarizer.evaluation.runner import EvalReport, run_suite
 from summarizer.schemas import (
     Claim,
     ClaimKind,
@@ -57,4 +62,32 @@ def result(
         chunks=1,
         usage=usage or Usage(calls=1, prompt_tokens=100, completion_tokens=50),
         warnings=[],
+    )
+
+
+def paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if len(line.strip()) > 40]
+
+
+def extractive(keep: int) -> Callable[[Path], SummaryResult]:
+    """A scripted summariser: the first `keep` paragraphs, each also cited as a claim."""
+
+    def summarize(path: Path) -> SummaryResult:
+        source = path.read_text(encoding="utf-8")
+        chosen = paragraphs(source)[:keep]
+        claims: list[Claim] = [
+            claim_from(source, p, id=f"c{i}") for i, p in enumerate(chosen, start=1)
+        ]
+        return result(" ".join(chosen[:2]), headline="Putin and Kim sign a pact", claims=claims)
+
+    return summarize
+
+
+FIXED_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def run_seeds(keep: int, out_dir: Path | None = None) -> EvalReport:
+    """The seed suite, summarised by `extractive(keep)` and scored by the lexical matcher."""
+    return run_suite(
+        SEEDS, extractive(keep), LexicalMatcher(), out_dir=out_dir, now=lambda: FIXED_NOW
     )

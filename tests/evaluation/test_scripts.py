@@ -9,8 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.evaluation.builders import REPO, SEEDS
-from tests.evaluation.test_runner import extractive
+from tests.evaluation.builders import REPO, SEEDS, extractive
 
 
 def script(name: str) -> ModuleType:
