@@ -1,4 +1,9 @@
-"""`summarizer eval`: score a labelled suite and gate on its baseline."""
+"""`summarizer eval`: score a labelled suite and gate on its baseline.
+
+The suite and baselines ship in `evals/` of a source checkout, not in the package: without
+SUITE or --baselines, the command looks for them next to the package it runs from and says
+so when it is not a checkout. The run log goes to the user directory (`paths.runs_dir()`).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,12 @@ if TYPE_CHECKING:
     from summarizer.schemas import SummaryResult
     from summarizer.service import Summarizer
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @app.command("eval")
 def eval_command(
-    suite: Path = typer.Argument(REPO / "evals" / "seeds", help="Suite directory."),
+    suite: Path | None = typer.Argument(
+        None, help="Suite directory (default: evals/seeds of the source checkout)."
+    ),
     model: str | None = MODEL,
     backend: Any = BACKEND,
     base_url: str | None = BASE_URL,
@@ -30,25 +35,35 @@ def eval_command(
         "lexical", "--matcher", help="lexical, learned, overlap or embedding."
     ),
     baseline: Path | None = typer.Option(
-        None, "--baseline", help="Baseline file (default: evals/baselines/SUITE/BACKEND--MODEL)."
+        None, "--baseline", help="Baseline file (default: BASELINES/SUITE/BACKEND--MODEL.json)."
     ),
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Write the baseline."),
-    out: Path = typer.Option(Path("out/eval"), "--out", help="Where report.json/.md go."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where report.json/.md go (default: the user dir's runs/eval/)."
+    ),
     summaries: Path | None = typer.Option(
         None, "--summaries", help="Score saved results (DIR/<article-id>.json); call no model."
     ),
     no_cache: bool = NO_CACHE,
-    log: Path = typer.Option(REPO / "evals" / "runs.jsonl", "--log", help="Append-only run log."),
-    baselines: Path = typer.Option(
-        REPO / "evals" / "baselines", "--baselines", help="Folder of per-model baselines."
+    log: Path | None = typer.Option(
+        None, "--log", help="Append-only run log (default: the user dir's runs/eval.jsonl)."
+    ),
+    baselines: Path | None = typer.Option(
+        None, "--baselines", help="Folder of per-model baselines (default: evals/baselines)."
     ),
 ) -> None:
     """Run the eval suite: fact recall, claim support, specifics; fail on a regression."""
     from summarizer.evaluation.dataset import load_model
     from summarizer.evaluation.matchers import build_matcher
     from summarizer.evaluation.session import evaluate
+    from summarizer.paths import runs_dir
     from summarizer.schemas import SummaryResult
     from summarizer.service import Summarizer
+
+    suite = suite or checkout_evals("SUITE") / "seeds"
+    if baseline is None and baselines is None:
+        baselines = checkout_evals("--baselines") / "baselines"
+    fact_matcher = build_matcher(matcher)
 
     service: Summarizer | None = None
     summarize_fn: Callable[[Path], SummaryResult]
@@ -69,9 +84,9 @@ def eval_command(
 
     try:
         outcome = evaluate(
-            suite, summarize_fn, build_matcher(matcher), out_dir=out,
+            suite, summarize_fn, fact_matcher, out_dir=out or runs_dir() / "eval",
             baselines_dir=baselines, baseline_file=baseline,
-            update_baseline=update_baseline, log_path=log,
+            update_baseline=update_baseline, log_path=log or runs_dir() / "eval.jsonl",
         )  # fmt: skip
     finally:
         if service is not None:
@@ -91,6 +106,20 @@ def eval_command(
         typer.echo(f"error: eval regression against {outcome.baseline_file}", err=True)
         typer.echo(outcome.comparison.describe(), err=True)
         raise typer.Exit(1)
+
+
+def checkout_evals(option: str, *, root: Path | None = None) -> Path:
+    """`evals/` of the source checkout (`root`, default: the one this package runs from)."""
+    from summarizer.errors import EvalError
+
+    checkout = root or Path(__file__).resolve().parents[2]
+    evals = checkout / "evals"
+    if not (evals / "seeds" / "suite.json").is_file():
+        raise EvalError(
+            f"no evals/ folder next to the package ({checkout}): the seed suite and baselines "
+            f"ship in a source checkout, not in the wheel; give {option}"
+        )
+    return evals
 
 
 def _table(report: EvalReport) -> str:

@@ -68,6 +68,27 @@ def test_eval_command_reports_a_missing_result_as_an_error(
     assert "every article failed" in capsys.readouterr().err
 
 
+def test_eval_command_keeps_its_log_and_reports_in_the_user_dir(tmp_path: Path) -> None:
+    log_in_repo = REPO / "evals" / "runs.jsonl"
+    before = log_in_repo.stat().st_mtime_ns if log_in_repo.exists() else None
+    good = write_summaries(tmp_path / "good", keep=8)
+    assert run_eval("--summaries", str(good), "--baselines", str(tmp_path / "baselines")) == 0
+    runs = tmp_path / "home" / "runs"  # SUMMARIZER_HOME, set for every test
+    assert len((runs / "eval.jsonl").read_text().splitlines()) == 1
+    assert (runs / "eval" / "report.json").is_file()
+    after = log_in_repo.stat().st_mtime_ns if log_in_repo.exists() else None
+    assert after == before
+
+
+def test_eval_defaults_need_a_source_checkout(tmp_path: Path) -> None:
+    from summarizer.cli.evaluate import checkout_evals
+    from summarizer.errors import EvalError
+
+    assert checkout_evals("SUITE") == REPO / "evals"
+    with pytest.raises(EvalError, match="not in the wheel; give SUITE"):
+        checkout_evals("SUITE", root=tmp_path)
+
+
 def test_calibrate_script_prints_a_row_per_matcher(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
