@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes import answer_http_request
+from tests.openai_server import OpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "evals" / "seeds" / "articles"
@@ -28,3 +32,12 @@ def seed_path() -> Path:
         if candidates:
             return candidates[0]
     pytest.fail("seed article 000 not found")
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A real OpenAI-compatible server on loopback that answers every request plausibly
+    (citing real sentence ids) unless behaviours are queued; set `responder = None` to make an
+    unexpected request fail with a 400."""
+    with OpenAIServer(responder=answer_http_request) as running:
+        yield running

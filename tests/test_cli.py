@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_BACKEND"))
-    }
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "summarizer", *args],
-        capture_output=True, text=True, env=environment, cwd=os.getcwd(),
-        input=stdin.decode() if stdin else None, timeout=120, check=False,
-    )  # fmt: skip
+from tests.support import run_python, run_summarizer
 
 
 def assert_one_line_error(
@@ -48,17 +32,21 @@ def test_bad_files_give_one_line_errors(
     path = tmp_path / "article.txt"
     if content is not None:
         path.write_bytes(content)
-    assert_one_line_error(run_cli("summarize", str(path), "--backend", "openai", "--base-url",
-                                  "http://127.0.0.1:9/v1"), fragment)  # fmt: skip
+    result = run_summarizer(
+        "summarize", str(path), "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"
+    )
+    assert_one_line_error(result, fragment)
 
 
 def test_missing_key_for_openai_is_a_usage_error(seed_path: Path) -> None:
-    result = run_cli("summarize", str(seed_path), "--backend", "openai", "--model", "gpt-4o-mini")
+    result = run_summarizer(
+        "summarize", str(seed_path), "--backend", "openai", "--model", "gpt-4o-mini"
+    )
     assert_one_line_error(result, "OPENAI_API_KEY", code=2)
 
 
 def test_unreachable_endpoint(seed_path: Path) -> None:
-    result = run_cli(
+    result = run_summarizer(
         "summarize", str(seed_path), "--base-url", "http://127.0.0.1:9/v1",
         env={"SUMMARIZER_MAX_RETRIES": "1"},
     )  # fmt: skip
@@ -72,10 +60,7 @@ def test_dry_run_plans_without_calling_or_importing_openai(seed_path: Path) -> N
         " '--model', 'gpt-4o-mini', '--max-chunk-tokens', '150'])\nexcept SystemExit:\n    pass\n"
         "print('OPENAI_IMPORTED' if 'openai' in sys.modules else 'OPENAI_NOT_IMPORTED')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(seed_path)], capture_output=True, text=True,
-        env={**os.environ, "OPENAI_API_KEY": "sk-test-dry"}, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_python(script, str(seed_path), env={"OPENAI_API_KEY": "sk-test-dry"})
     assert result.returncode == 0, result.stderr
     body, marker = result.stdout.rsplit("\n", 2)[0], result.stdout.strip().splitlines()[-1]
     plan = json.loads(body)
@@ -91,12 +76,10 @@ def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
         "heavy = ('openai', 'llama_cpp', 'tiktoken', 'diskcache')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_python(script)
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_invalid_setting_exits_2() -> None:
-    result = run_cli("summarize", "x.txt", env={"SUMMARIZER_MAX_CHUNK_TOKENS": "lots"})
+    result = run_summarizer("summarize", "x.txt", env={"SUMMARIZER_MAX_CHUNK_TOKENS": "lots"})
     assert_one_line_error(result, "max_chunk_tokens", code=2)

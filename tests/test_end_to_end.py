@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes import answer_http_request
 from tests.openai_server import OpenAIServer, invalid_schema, server_error
+from tests.support import run_summarizer
 
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
 
 @pytest.fixture
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(responder=answer_http_request) as running:
-        yield running
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    return openai_server
 
 
 def summarize_cli(
     server: OpenAIServer, cache: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "OPENAI_API_KEY": SECRET,
         "SUMMARIZER_CACHE_DIR": str(cache),
         "SUMMARIZER_TIMEOUT": "5",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "summarizer", "summarize", *args, "--base-url", server.base_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return run_summarizer("summarize", *args, "--base-url", server.base_url, env=env)
 
 
 def test_summarize_then_repeat_from_cache(
@@ -103,13 +91,10 @@ def test_stdin_formats_output_file_and_cache_commands(
     server: OpenAIServer, seed_path: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    env = {**os.environ, "OPENAI_API_KEY": SECRET, "SUMMARIZER_CACHE_DIR": str(cache)}
+    env = {"OPENAI_API_KEY": SECRET, "SUMMARIZER_CACHE_DIR": str(cache)}
 
     def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "summarizer", *args], input=stdin, capture_output=True,
-            text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
+        return run_summarizer(*args, env=env, stdin=stdin)
 
     text = seed_path.read_text(encoding="utf-8")
     md = cli("summarize", "-", "-f", "md", "--base-url", server.base_url, stdin=text)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import email.utils
 import logging
-import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -54,6 +52,7 @@ from tests.openai_server import (
     unauthorized,
     valid,
 )
+from tests.support import run_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-test-0123456789abcdefSECRET"
@@ -110,9 +109,10 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as running:
-        yield running
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    """The shared loopback server, strict: a request nothing was queued for fails with 400."""
+    openai_server.responder = None
+    return openai_server
 
 
 def make_backend(server: OpenAIServer, *, timeout: float = 5.0) -> OpenAIBackend:
@@ -269,9 +269,8 @@ def test_importing_the_module_does_not_import_openai() -> None:
         "import sys, summarizer.llm.openai_backend; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'openai', 'httpx2', 'httpx'}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 

@@ -1,0 +1,37 @@
+"""What many tests share: running the CLI as a user does, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+# Variables from the host that would point a child at a real endpoint or another backend.
+_HOST_ONLY = ("OPENAI_", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL", "SUMMARIZER_LOCAL_MODEL")
+
+
+def run_summarizer(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    python: str = sys.executable,
+    command: Sequence[str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m summarizer ARGS` (or `command ARGS`) in the current directory, with the test's
+    environment (its SUMMARIZER_HOME included) less host credentials, plus `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_ONLY)}
+    environment.update(env or {})
+    argv = [*(command or (python, "-m", "summarizer")), *args]
+    return subprocess.run(
+        argv, capture_output=True, text=True, env=environment, cwd=os.getcwd(), input=stdin,
+        timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def run_python(
+    code: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -c CODE ARGS` with the same environment as `run_summarizer`."""
+    return run_summarizer(*args, env=env, command=(sys.executable, "-c", code), timeout=timeout)
