@@ -12,7 +12,9 @@ A 429 is the server's word that we went too fast anyway (another client shares t
 `pause` pushes every slot past its Retry-After, so all threads back off, not just the one that
 was told.
 
-The clock and sleep are injected so tests check the schedule without waiting on wall time.
+The limiter only books slots; the caller waits (the throttle, on the item's cancel token, so a
+cancelled item stops waiting). The clock is injected so tests check the schedule without waiting
+on wall time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ class RateLimiter:
         rpm: float | None = None,
         tpm: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         for name, value in (("rpm", rpm), ("tpm", tpm)):
             if value is not None and value <= 0:
@@ -37,7 +38,6 @@ class RateLimiter:
         self.rpm = rpm
         self.tpm = tpm
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._next_call = float("-inf")
         self._next_tokens = float("-inf")
@@ -59,13 +59,6 @@ class RateLimiter:
             wait = start - now
             self.waited_s += wait
             return wait
-
-    def acquire(self, tokens: int) -> float:
-        """Reserve a slot and sleep until it starts; returns the seconds waited."""
-        wait = self.reserve(tokens)
-        if wait > 0:
-            self._sleep(wait)
-        return wait
 
     def pause(self, seconds: float) -> None:
         """Let no call start for `seconds` from now (a server's Retry-After)."""
