@@ -47,7 +47,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def run_cli(argv: list[str]) -> int:
     """Run `summarizer ARGV` in-process, as the console script does; return the exit code."""
-    import summarizer.cli.batch  # noqa: F401  (registers `batch` until main() imports it)
     from summarizer.cli import main
 
     with pytest.raises(SystemExit) as exited:

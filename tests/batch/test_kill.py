@@ -28,7 +28,7 @@ from tests.openai_server import OpenAIServer
 
 def start_batch(server: OpenAIServer, source: Path, out: Path) -> subprocess.Popen[str]:
     command = [
-        sys.executable, "-m", "tests.batch.driver", "batch", str(source), "--out", str(out),
+        sys.executable, "-m", "summarizer", "batch", str(source), "--out", str(out),
         "--base-url", server.base_url, "--backend", "openai", "--model", "gpt-4o-mini",
         "--no-cache", "--concurrency", "4", "--quiet",
     ]  # fmt: skip
