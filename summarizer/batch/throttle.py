@@ -1,7 +1,8 @@
-"""The Backend every batch call goes through: cancellation, rate limits, and call counts.
+"""Throttling middleware: the Backend every batch call goes through (cancellation, rate limits,
+call counts).
 
 It wraps the service's real backend and implements the same protocol, so the pipeline, the
-retry loop and the cache key see no difference. Retries (`llm/retry.py`) call `complete` once
+retry loop and the cache key see no difference. Retries (`llm/calls.py`) call `complete` once
 per attempt, so each attempt waits for its own rate-limit slot, retries included.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from summarizer.batch.cancel import cancellable_sleep, current_token
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.errors import TransientBackendError
-from summarizer.llm import Backend, Completion, CompletionRequest
+from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 from summarizer.tokens import TokenCounter
 
 # Chat formats add a few tokens per message around its text (as the pipeline's planner assumes).
@@ -28,7 +29,7 @@ class CallStats:
     rate_limited: int = 0
 
 
-class BatchBackend:
+class ThrottledBackend:
     def __init__(
         self,
         inner: Backend,
@@ -45,16 +46,8 @@ class BatchBackend:
         self._lock = threading.Lock()
 
     @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
+    def identity(self) -> BackendIdentity:
+        return self.inner.identity
 
     @property
     def stats(self) -> CallStats:
@@ -64,12 +57,18 @@ class BatchBackend:
     def estimate_tokens(self, request: CompletionRequest) -> int:
         """What a provider counts against a tokens-per-minute limit: prompt plus max output."""
         if self._counter is None:
-            self._counter = TokenCounter.for_model(self.inner.model)
+            self._counter = TokenCounter.for_model(self.inner.identity.model)
         prompt = sum(
             self._counter.count(message.content) + MESSAGE_OVERHEAD_TOKENS
             for message in request.messages
         )
         return prompt + request.max_tokens
+
+    def close(self) -> None:
+        """Close the inner backend, if it has a `close`: whoever owns the throttle owns it too."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
 
     def complete(self, request: CompletionRequest) -> Completion:
         token = current_token.get()
