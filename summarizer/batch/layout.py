@@ -1,0 +1,31 @@
+"""Where things live in a batch output directory, and reading an item's result back.
+
+    DIR/items/<id>.json   one SummaryResult per done item
+    DIR/ledger.sqlite     the record of every item (`ledger.py`)
+
+`results.jsonl` and `report.json` are `report.py`'s; `.lock` is `lock.py`'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from summarizer.schemas import SummaryResult
+
+ITEMS_DIR = "items"
+LEDGER_NAME = "ledger.sqlite"
+
+
+def output_path(item_id: str) -> str:
+    """Where an item's result lives, relative to the output directory."""
+    return f"{ITEMS_DIR}/{item_id}.json"
+
+
+def read_result(path: Path) -> SummaryResult | None:
+    """The result in `path`, or None if there is none or it is not a valid result."""
+    try:
+        return SummaryResult.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
