@@ -202,23 +202,27 @@ class Ledger:
 
     def mark_done(self, item_id: str, *, output_path: str, usage: Usage) -> None:
         """Call only after the output file is durably in place."""
-        now = self._clock()
-        with self._transaction():
-            self._updated(
-                "UPDATE items SET state = 'done', last_error = NULL, output_path = ?,"
-                " calls = ?, cached_calls = ?, failed_calls = ?, prompt_tokens = ?,"
-                " completion_tokens = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                (output_path, *_usage(usage), now, now, item_id),
-            )
+        self._finish(item_id, ItemState.DONE, output_path=output_path, error=None, usage=usage)
 
     def mark_failed(self, item_id: str, *, error: str, usage: Usage) -> None:
+        self._finish(item_id, ItemState.FAILED, output_path=None, error=error, usage=usage)
+
+    def _finish(
+        self,
+        item_id: str,
+        state: ItemState,
+        *,
+        output_path: str | None,
+        error: str | None,
+        usage: Usage,
+    ) -> None:
         now = self._clock()
         with self._transaction():
             self._updated(
-                "UPDATE items SET state = 'failed', last_error = ?, output_path = NULL,"
+                "UPDATE items SET state = ?, last_error = ?, output_path = ?,"
                 " calls = ?, cached_calls = ?, failed_calls = ?, prompt_tokens = ?,"
                 " completion_tokens = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                (error, *_usage(usage), now, now, item_id),
+                (state.value, error, output_path, *_usage(usage), now, now, item_id),
             )
 
     def close(self) -> None:
