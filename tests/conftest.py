@@ -10,7 +10,6 @@ from tests.openai_server import OpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "evals" / "seeds" / "articles"
-SHARED_SEEDS = REPO.parent / "shared" / "seeds"
 
 
 @pytest.fixture(autouse=True)
@@ -26,12 +25,9 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.fixture
 def seed_path() -> Path:
-    """The first seed article (from evals/ once copied there, else shared/)."""
-    for folder in (SEEDS, SHARED_SEEDS):
-        candidates = sorted(folder.glob("000_*.txt")) if folder.is_dir() else []
-        if candidates:
-            return candidates[0]
-    pytest.fail("seed article 000 not found")
+    """The first seed article, as the repository ships it."""
+    (path,) = SEEDS.glob("000_*.txt")
+    return path
 
 
 @pytest.fixture

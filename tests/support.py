@@ -7,8 +7,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-# Variables from the host that would point a child at a real endpoint or another backend.
-_HOST_ONLY = ("OPENAI_", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL", "SUMMARIZER_LOCAL_MODEL")
+# Variables from the host that would point a child at a real endpoint, another backend, other
+# templates, or (for an installed copy under test) back at the source tree.
+_HOST_ONLY = (
+    "OPENAI_", "SUMMARIZER_BACKEND", "SUMMARIZER_MODEL", "SUMMARIZER_LOCAL_MODEL",
+    "SUMMARIZER_PROMPTS_DIR", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
+)  # fmt: skip
 
 
 def run_summarizer(
@@ -16,14 +20,14 @@ def run_summarizer(
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
     python: str = sys.executable,
-    command: Sequence[str] | None = None,
+    command: Sequence[str | os.PathLike[str]] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m summarizer ARGS` (or `command ARGS`) in the current directory, with the test's
     environment (its SUMMARIZER_HOME included) less host credentials, plus `env`."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_ONLY)}
     environment.update(env or {})
-    argv = [*(command or (python, "-m", "summarizer")), *args]
+    argv = [*map(str, command or (python, "-m", "summarizer")), *args]
     return subprocess.run(
         argv, capture_output=True, text=True, env=environment, cwd=os.getcwd(), input=stdin,
         timeout=timeout, check=False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,8 +23,8 @@ import pytest
 
 import summarizer
 from summarizer.schemas import SummaryResult
-from tests.fakes import answer_http_request
 from tests.openai_server import OpenAIServer
+from tests.support import run_python, run_summarizer
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_TEMPLATES = ("extract", "judge_fact", "merge", "summarize")
@@ -73,16 +72,14 @@ def fresh_venv(tmp_path: Path, wheel: Path) -> Path:
     return venv
 
 
-def clean_environment(**extra: str) -> dict[str, str]:
-    # Nothing from the host may point the installed copy back at the source tree or an endpoint.
-    dropped = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "OPENAI_", "SUMMARIZER_PROMPTS_DIR")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    return {**environment, **extra}
+def succeeded(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 @pytest.mark.slow
 def test_installed_wheel_summarizes_against_a_loopback_server(
-    tmp_path: Path, seed_path: Path
+    tmp_path: Path, seed_path: Path, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wheel = build_wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
@@ -98,24 +95,24 @@ def test_installed_wheel_summarizes_against_a_loopback_server(
     }
 
     venv = fresh_venv(tmp_path, wheel)
-    environment = clean_environment()
-    where = run(venv / "bin" / "python", "-c", "import summarizer; print(summarizer.__file__)",
-                env=environment, cwd=tmp_path)  # fmt: skip
+    installed = (venv / "bin" / "summarizer",)
+    monkeypatch.chdir(tmp_path)  # away from the source tree, so nothing imports it by accident
+    where = succeeded(
+        run_summarizer(
+            command=(venv / "bin" / "python", "-c", "import summarizer as s; print(s.__file__)")
+        )
+    )
     assert Path(where.stdout.strip()).is_relative_to(venv)
-    version = run(venv / "bin" / "summarizer", "--version", env=environment, cwd=tmp_path)
+    version = succeeded(run_summarizer("--version", command=installed))
     assert version.stdout.strip() == f"summarizer {summarizer.__version__}"
 
-    endpoint = clean_environment(
-        OPENAI_API_KEY="sk-test",
-        SUMMARIZER_CACHE_DIR=str(tmp_path / "cache"),
-        SUMMARIZER_TIMEOUT="5",
-    )
-    with OpenAIServer(responder=answer_http_request) as server:
-        summarized = run(
-            venv / "bin" / "summarizer", "summarize", seed_path, "--base-url", server.base_url,
-            env=endpoint, cwd=tmp_path,
-        )  # fmt: skip
-        requests = server.request_count
+    summarized = succeeded(
+        run_summarizer(
+            "summarize", str(seed_path), "--base-url", openai_server.base_url, command=installed,
+            env={"OPENAI_API_KEY": "sk-test", "SUMMARIZER_TIMEOUT": "5"},
+        )
+    )  # fmt: skip
+    requests = openai_server.request_count
 
     result = SummaryResult.model_validate(json.loads(summarized.stdout))
     text = seed_path.read_text(encoding="utf-8")
@@ -136,5 +133,5 @@ def test_version_option_prints_the_one_version_without_heavy_imports() -> None:
         "heavy = ('openai', 'llama_cpp', 'tiktoken', 'diskcache')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
-    result = run(sys.executable, "-c", script)
+    result = succeeded(run_python(script))
     assert result.stdout == f"summarizer {summarizer.__version__}\n[]\n"

@@ -41,7 +41,7 @@ from summarizer.schemas import ChunkDigest, MergedSummary, SentenceSelection
 from summarizer.tokens import TokenCounter
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_DIRS = (REPO / "evals" / "seeds" / "articles", REPO.parent / "shared" / "seeds")
+SEEDS = REPO / "evals" / "seeds" / "articles"
 N_CTX = 2048
 SYSTEM = "You are a news editor. Answer with JSON only."
 
@@ -60,11 +60,8 @@ def installed_smollm2(cache_dir: Path) -> ResolvedModel:
 
 @pytest.fixture(scope="module")
 def sentences() -> list[Sentence]:
-    for folder in SEED_DIRS:
-        found = sorted(folder.glob("000_*.txt")) if folder.is_dir() else []
-        if found:
-            return split_sentences(found[0].read_text(), TokenCounter(), 200)
-    pytest.fail("seed article 000 not found")
+    (seed,) = SEEDS.glob("000_*.txt")
+    return split_sentences(seed.read_text(), TokenCounter(), 200)
 
 
 @pytest.fixture(scope="module")
