@@ -2,9 +2,10 @@
 
     inputs.discover(INPUTS)       files, directories, JSONL  ->  items with stable ids
     runner.run_batch(...)         lock DIR, triage against the ledger, summarise concurrently
+      triage.triage               what to do with each item (pure; shared with the dry run)
       lock.exclusive_lock         one run per output directory (flock on DIR/.lock)
       ledger.Ledger               DIR/ledger.sqlite: the record of what is done
-      backend.BatchBackend        wraps the model backend: rate limits, cancellation, counts
+      throttle.ThrottledBackend   wraps the model backend: rate limits, cancellation, counts
       ratelimit.RateLimiter       requests and tokens per minute, spaced, thread-safe
       cancel.CancelToken          how a timed-out item's thread is told to stop
       events.ItemEvent            one per item, for progress bars and JSON-lines logs

@@ -1,9 +1,10 @@
 """Stopping an item's worker thread: Python cannot kill a thread, so the thread stops itself.
 
 Each item runs with a `CancelToken` in a context variable (the worker thread runs in a copy of
-the context that set it). The batch backend checks the token before every model call, and waits
-(for a rate-limit slot, or between retries) on the token instead of `time.sleep`, so a timed-out
-or interrupted item stops at its next call or wait rather than carrying on in the background.
+the context that set it). The throttle (`throttle.py`) checks the token before every model call,
+and waits (for a rate-limit slot, or between retries) on the token instead of `time.sleep`, so a
+timed-out or interrupted item stops at its next call or wait rather than carrying on in the
+background.
 The model call already in flight is not interrupted; the backend's own timeout bounds it.
 """
 
@@ -14,10 +15,16 @@ import time
 from contextvars import ContextVar
 
 from summarizer.errors import BackendError
+from summarizer.schemas import Usage
 
 
 class CallCancelled(BackendError):
     """The item was cancelled (timed out, or the run was interrupted) before this call."""
+
+    def __init__(self, reason: str) -> None:
+        # No call was made, so none is counted (the call layer counts an error that carries no
+        # usage as one failed call).
+        super().__init__(reason, usage=Usage())
 
 
 class CancelToken:

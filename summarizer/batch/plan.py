@@ -1,7 +1,8 @@
 """`--dry-run`: what a batch run would do and cost, without a model call or a write.
 
-Items the ledger already has done (same input, output present) and duplicates of an input seen
-earlier are counted but not planned, so the estimate is for the work the run would really do.
+The dry run triages the items exactly as the real run does (`triage.py`) and plans only the
+items it would summarise, so the estimate is for the work the run would really do: items done
+earlier, outputs a killed run left to adopt, and duplicates are counted but not planned.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from summarizer.batch.inputs import Discovery
-from summarizer.batch.ledger import ItemState, Ledger
+from summarizer.batch.inputs import BatchItem, Discovery
+from summarizer.batch.layout import LEDGER_NAME
+from summarizer.batch.ledger import Ledger
 from summarizer.batch.report import Failure
-from summarizer.batch.runner import LEDGER_NAME
+from summarizer.batch.triage import Action, Duplicate, Fail, Recover, Skip, observe, triage
 from summarizer.config import Settings
 from summarizer.errors import SummarizerError
 from summarizer.llm.factory import BackendProfile
@@ -29,6 +31,7 @@ class BatchPlan(BaseModel):
     items: int
     to_summarize: int
     already_done: int
+    recovered: int
     duplicates: int
     failed: int
     chunks: int
@@ -46,26 +49,37 @@ def plan_batch(
     *,
     profile: BackendProfile | None = None,
 ) -> BatchPlan:
-    done = _done_inputs(out_dir)
+    decided = _triage(discovery, out_dir)
     service = Summarizer(settings, profile=profile)
     failures = [Failure(id=None, origin=p.origin, reason=p.reason) for p in discovery.problems]
-    seen = set(done.values())
-    to_summarize = already_done = duplicates = chunks = calls = prompt = completion = 0
+    unplannable: dict[str, str] = {}  # item id -> why it cannot be summarised
+    to_summarize = already_done = recovered = duplicates = 0
+    chunks = calls = prompt = completion = 0
     try:
-        for item in discovery.items:
-            if item.source is None:
-                failures.append(Failure(id=item.id, origin=item.origin, reason=item.error or ""))
-            elif done.get(item.id) == item.input_sha256:
+        for item, action in decided:
+            if isinstance(action, Skip):
                 already_done += 1
-            elif item.input_sha256 in seen:
-                duplicates += 1
+            elif isinstance(action, Recover):
+                recovered += 1
+            elif isinstance(action, Fail):
+                failures.append(Failure(id=item.id, origin=item.origin, reason=action.reason))
+            elif isinstance(action, Duplicate):
+                if action.donor in unplannable:  # as the real run fails it with its donor
+                    reason = (
+                        f"identical input to item {action.donor}, which failed: "
+                        f"{unplannable[action.donor]}"
+                    )
+                    failures.append(Failure(id=item.id, origin=item.origin, reason=reason))
+                else:
+                    duplicates += 1
             else:
+                assert item.source is not None  # an item without a source is a Fail
                 try:
                     report = service.plan(item.source)
                 except SummarizerError as error:
+                    unplannable[item.id] = str(error)
                     failures.append(Failure(id=item.id, origin=item.origin, reason=str(error)))
                     continue
-                seen.add(item.input_sha256)
                 to_summarize += 1
                 chunks += report.plan.chunks
                 calls += report.plan.calls
@@ -73,33 +87,30 @@ def plan_batch(
                 completion += report.plan.completion_tokens
     finally:
         service.close()
+    identity = service.profile.identity
     return BatchPlan(
-        backend=service.profile.backend,
-        model=service.profile.model,
+        backend=identity.name,
+        model=identity.model,
         items=len(discovery.items) + len(discovery.problems),
         to_summarize=to_summarize,
         already_done=already_done,
+        recovered=recovered,
         duplicates=duplicates,
         failed=len(failures),
         chunks=chunks,
         calls=calls,
         estimated_prompt_tokens=prompt,
         estimated_completion_tokens=completion,
-        estimated_cost_usd=estimate_cost(
-            service.profile.backend, service.profile.model, prompt, completion
-        ),
+        estimated_cost_usd=estimate_cost(identity.name, identity.model, prompt, completion),
         failures=failures,
     )
 
 
-def _done_inputs(out_dir: Path) -> dict[str, str]:
-    """Item id -> input hash of every item done with its output present (empty if no ledger)."""
+def _triage(discovery: Discovery, out_dir: Path) -> list[tuple[BatchItem, Action]]:
     path = out_dir / LEDGER_NAME
-    if not path.is_file():
-        return {}  # a dry run creates nothing
-    with Ledger(path) as ledger:
-        return {
-            row.id: row.input_sha256
-            for row in ledger.rows(ItemState.DONE)
-            if row.output_path is not None and (out_dir / row.output_path).is_file()
-        }
+    if not path.is_file():  # a dry run creates nothing
+        seen = observe(discovery.items, None, out_dir)
+    else:
+        with Ledger(path) as ledger:
+            seen = observe(discovery.items, ledger, out_dir)
+    return triage(seen.items, seen.finished)

@@ -1,5 +1,8 @@
 """Run a batch: triage items against the ledger, summarise the rest concurrently, report.
 
+`triage.py` decides what each item needs; this module carries that out, and records every
+item's outcome in one method (`_Run._record`: ledger row, counts, usage, failures, event).
+
 Concurrency is asyncio on the outside and threads on the inside: `concurrency` worker
 coroutines each take the next group of items with identical input, run the synchronous
 `Summarizer.summarize` for its first item on a worker thread, then write and record the result
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import queue
@@ -33,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from summarizer.batch.backend import BatchBackend
 from summarizer.batch.cancel import CancelToken, cancellable_sleep, current_token
-from summarizer.batch.events import BatchObserver, ItemEvent, SilentObserver, utc_now
-from summarizer.batch.inputs import BatchItem, Discovery
-from summarizer.batch.ledger import ItemState, Ledger, LedgerRow
+from summarizer.batch.events import BatchObserver, ItemEvent, ItemStatus, SilentObserver, utc_now
+from summarizer.batch.inputs import BatchItem, Discovery, InputProblem
+from summarizer.batch.layout import ITEMS_DIR, LEDGER_NAME, output_path, read_result
+from summarizer.batch.ledger import Ledger
 from summarizer.batch.lock import exclusive_lock
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.report import (
@@ -50,10 +52,13 @@ from summarizer.batch.report import (
     rebuild_results,
     write_report,
 )
+from summarizer.batch.throttle import ThrottledBackend
+from summarizer.batch.triage import Fail, Recover, Skip, Summarize, observe, triage
 from summarizer.config import Settings
-from summarizer.errors import BackendError, SummarizerError
+from summarizer.errors import SummarizerError
 from summarizer.files import write_atomic
 from summarizer.llm import Backend
+from summarizer.llm.calls import RetryPolicy, UsageMeter
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pricing import estimate_cost
 from summarizer.schemas import SummaryResult, Usage
@@ -64,8 +69,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ITEMS_DIR = "items"
-LEDGER_NAME = "ledger.sqlite"
+# Which count each outcome adds to (every outcome but a failure is also `done`).
+_COUNTED_AS: dict[ItemStatus, str] = {
+    "done": "summarized",
+    "duplicate": "duplicates",
+    "recovered": "recovered",
+    "skipped": "skipped",
+    "failed": "failed",
+}
 
 
 class BatchOptions(BaseModel):
@@ -76,11 +87,6 @@ class BatchOptions(BaseModel):
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
     item_timeout: float | None = Field(default=None, gt=0)
-
-
-def output_path(item_id: str) -> str:
-    """Where an item's result lives, relative to the output directory."""
-    return f"{ITEMS_DIR}/{item_id}.json"
 
 
 def run_batch(
@@ -103,22 +109,25 @@ def run_batch(
         _sweep_temp_files(out_dir)
         (out_dir / ITEMS_DIR).mkdir(exist_ok=True)
         profile = profile or describe_backend(settings)
-        # A backend we build is ours to close; one passed in belongs to the caller.
-        owned: LazyBackend | None = None
-        if backend is None:
-            backend = owned = LazyBackend(settings, profile)
-        wrapped = BatchBackend(backend, limiter or RateLimiter(rpm=options.rpm, tpm=options.tpm))
-        service = Summarizer(settings, backend=wrapped, profile=profile)
-        # tokens.get_encoding is cached but not locked: threads racing to the first use would
-        # each build the encoder (seconds of CPU apiece under the GIL), so build it once here.
-        TokenCounter.for_model(service.options.encoding_model)
-        # Waits between retries must wake when the item is cancelled (timeout or Ctrl-C).
-        service.options = dataclasses.replace(
-            service.options,
-            retry=dataclasses.replace(service.options.retry, sleep=cancellable_sleep),
+        throttled = ThrottledBackend(
+            backend or LazyBackend(settings, profile),
+            limiter or RateLimiter(rpm=options.rpm, tpm=options.tpm),
         )
+        service = Summarizer(
+            settings,
+            backend=throttled,
+            profile=profile,
+            # Waits between retries must wake when the item is cancelled (timeout or Ctrl-C).
+            retry=RetryPolicy(max_attempts=settings.max_retries, sleep=cancellable_sleep),
+            # A backend we build is ours to close (the throttle passes `close` on); one passed
+            # in belongs to the caller.
+            owns_backend=backend is None,
+        )
+        # Building the token encoder takes most of a second of CPU; done here, before any item's
+        # clock starts, it does not count against the first items' --item-timeout.
+        TokenCounter.for_model(throttled.identity.model)
         with Ledger(out_dir / LEDGER_NAME) as ledger:
-            run = _Run(discovery, service, wrapped, ledger, options, observer or SilentObserver())
+            run = _Run(discovery, service, throttled, ledger, options, observer or SilentObserver())
             try:
                 asyncio.run(run.execute())
             except KeyboardInterrupt:
@@ -126,8 +135,6 @@ def run_batch(
                 raise
             finally:
                 service.close()
-                if owned is not None:
-                    owned.close()
                 report = run.finish()
     return report
 
@@ -152,12 +159,20 @@ class _Group:
     followers: list[BatchItem] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """Why an item's summary failed, and what its attempts cost."""
+
+    reason: str
+    usage: Usage
+
+
 class _Run:
     def __init__(
         self,
         discovery: Discovery,
         service: Summarizer,
-        backend: BatchBackend,
+        backend: ThrottledBackend,
         ledger: Ledger,
         options: BatchOptions,
         observer: BatchObserver,
@@ -179,13 +194,11 @@ class _Run:
         # Per worker: one item being summarised and one result being written.
         self._threads = _DaemonThreads(2 * options.concurrency, name="batch")
 
-    # --- triage (before any model call) -------------------------------------------------------
-
     async def execute(self) -> None:
         self.observer.started(self.counts.total)
         for problem in self.discovery.problems:
-            self._failed(None, problem.origin, problem.reason, Usage())
-        groups = iter(self._triage())
+            self._record(problem, "failed", reason=problem.reason)
+        groups = iter(self._settle_triage())
         workers = [self._worker(groups) for _ in range(self.options.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -195,79 +208,38 @@ class _Run:
                 token.cancel("the run was interrupted")
             raise
 
-    def _triage(self) -> list[_Group]:
-        """Settle what needs no model (done, recoverable, bad input); group the rest by input."""
-        groups: dict[str, _Group] = {}
-        for item in self.discovery.items:
-            row = self.ledger.get(item.id)
-            if item.error is None and row is not None and self._is_done(row, item):
-                self._skip(item, row)
-                continue
-            if item.error is None and self._recover(item):
+    # --- triage (before any model call) -------------------------------------------------------
+
+    def _settle_triage(self) -> list[_Group]:
+        """Carry out what triage settles without a model; group the rest by input."""
+        seen = observe(self.discovery.items, self.ledger, self.out_dir)
+        groups: dict[str, _Group] = {}  # by the id of the leader or the donor
+        for item, action in triage(seen.items, seen.finished):
+            relative = output_path(item.id)
+            if isinstance(action, Skip):
+                self._record(item, "skipped", output=relative, refresh=action.refresh)
                 continue
             self.ledger.schedule(
                 item.id, origin=item.origin, input_sha256=item.input_sha256,
                 metadata=item.metadata,
             )  # fmt: skip
+            if isinstance(action, Recover):
+                # Its cost was spent by the killed run: recorded in the ledger, not in this run.
+                self._record(item, "recovered", output=relative, recorded=action.usage)
+                continue
             # An output left from an older input is wrong for this one; the ledger no longer
             # claims it (scheduled above), so remove it before anyone reads it as current.
-            (self.out_dir / output_path(item.id)).unlink(missing_ok=True)
-            if item.error is not None:
-                self._failed(item.id, item.origin, item.error, Usage())
-                continue
-            group = groups.get(item.input_sha256)
-            if group is None:
-                donor = self._finished_with_same_input(item)
-                group = _Group(leader=None if donor else item, donor=donor)
-                groups[item.input_sha256] = group
-                if donor is None:
-                    continue
-            group.followers.append(item)
+            (self.out_dir / relative).unlink(missing_ok=True)
+            if isinstance(action, Fail):
+                self._record(item, "failed", reason=action.reason)
+            elif isinstance(action, Summarize):
+                groups[item.id] = _Group(leader=item)
+            elif action.awaits_donor:  # its donor leads a group of this run (triaged earlier)
+                groups[action.donor].followers.append(item)
+            else:
+                donor = action.donor
+                groups.setdefault(donor, _Group(leader=None, donor=donor)).followers.append(item)
         return list(groups.values())
-
-    def _is_done(self, row: LedgerRow, item: BatchItem) -> bool:
-        return (
-            row.state is ItemState.DONE
-            and row.input_sha256 == item.input_sha256
-            and row.output_path is not None
-            and (self.out_dir / row.output_path).is_file()
-        )
-
-    def _skip(self, item: BatchItem, row: LedgerRow) -> None:
-        if row.origin != item.origin or row.metadata != item.metadata:
-            self.ledger.refresh(item.id, origin=item.origin, metadata=item.metadata)
-        self.counts.skipped += 1
-        self.counts.done += 1
-        self.observer.item(
-            ItemEvent(id=item.id, origin=item.origin, status="skipped", output=row.output_path)
-        )
-
-    def _recover(self, item: BatchItem) -> bool:
-        """Adopt an output that a killed run wrote but did not get to record as done."""
-        relative = output_path(item.id)
-        result = _read_result(self.out_dir / relative)
-        if result is None or result.source.sha256 != item.input_sha256:
-            return False
-        self.ledger.schedule(
-            item.id, origin=item.origin, input_sha256=item.input_sha256, metadata=item.metadata
-        )
-        self.ledger.mark_done(item.id, output_path=relative, usage=result.usage)
-        self.counts.recovered += 1
-        self.counts.done += 1
-        self.observer.item(
-            ItemEvent(id=item.id, origin=item.origin, status="recovered", output=relative)
-        )
-        return True
-
-    def _finished_with_same_input(self, item: BatchItem) -> str | None:
-        for row in self.ledger.done_with_hash(item.input_sha256):
-            if (
-                row.id != item.id
-                and row.output_path is not None
-                and (self.out_dir / row.output_path).is_file()
-            ):
-                return row.id
-        return None
 
     # --- running ----------------------------------------------------------------------------
 
@@ -283,7 +255,7 @@ class _Run:
                     await self._copy(follower, group.donor)
                 continue
             started = time.monotonic()
-            outcome = await self._summarize(group.leader, started)
+            outcome = await self._summarize(group.leader)
             if writing is not None:
                 await writing
             writing = asyncio.create_task(self._conclude(group, group.leader, outcome, started))
@@ -291,55 +263,36 @@ class _Run:
             await writing
 
     async def _conclude(
-        self, group: _Group, leader: BatchItem, outcome: SummaryResult | str, started: float
+        self, group: _Group, leader: BatchItem, outcome: SummaryResult | _Failed, started: float
     ) -> None:
         """Record the leader's outcome, then give its followers a copy or the same failure."""
-        failure = (
-            await self._record_done(leader, outcome, started)
-            if isinstance(outcome, SummaryResult)
-            else outcome
-        )
+        if isinstance(outcome, SummaryResult):
+            failure = await self._store(leader, outcome, "done", started=started)
+        else:
+            failure = outcome.reason
+            self._record(leader, "failed", reason=failure, spent=outcome.usage, started=started)
         for follower in group.followers:
             if failure is None:
                 await self._copy(follower, leader.id)
             else:
                 reason = f"identical input to item {leader.id}, which failed: {failure}"
-                self._failed(follower.id, follower.origin, reason, Usage())
+                self._record(follower, "failed", reason=reason)
 
-    async def _record_done(
-        self, item: BatchItem, result: SummaryResult, started: float
-    ) -> str | None:
-        """Write and record a summarised item; return the failure reason if it cannot be."""
-        try:
-            relative = await self._write(item.id, result)
-        except OSError as error:  # a full disk, a permission: the item fails, with the reason
-            reason = f"cannot write the output: {error}"
-            self._failed(item.id, item.origin, reason, result.usage, started=started)
-            return reason
-        self.usage = self.usage + result.usage
-        self.counts.summarized += 1
-        self.counts.done += 1
-        self.observer.item(
-            ItemEvent(
-                id=item.id, origin=item.origin, status="done", output=relative,
-                seconds=round(time.monotonic() - started, 3), usage=result.usage,
-            )
-        )  # fmt: skip
-        return None
-
-    async def _summarize(self, item: BatchItem, started: float) -> SummaryResult | str:
-        """Summarise `item`; a failure is recorded here and its reason returned."""
+    async def _summarize(self, item: BatchItem) -> SummaryResult | _Failed:
+        """Summarise `item`; a failure comes back with its reason and its attempts' usage."""
         assert item.source is not None  # items with a source error never reach a worker
         source = item.source
         self.ledger.mark_running(item.id)
         token = CancelToken()
+        # Receives every attempt as it ends, so a timed-out item still counts what it spent.
+        meter = UsageMeter()
         self._live_tokens.add(token)
 
         def work() -> SummaryResult:
             # The pool thread's context carries this item's token for this job only.
             reset = current_token.set(token)
             try:
-                return self.service.summarize(source)
+                return self.service.summarize(source, meter=meter)
             finally:
                 current_token.reset(reset)
 
@@ -349,24 +302,21 @@ class _Run:
             if not finished:
                 reason = f"timed out after {self.options.item_timeout:g}s"
                 token.cancel(reason)
-                self._failed(item.id, item.origin, reason, Usage(), started=started)
-                await _settle(future)  # the slot stays taken until the thread has stopped
-                return reason
+                # The slot stays taken until the thread has stopped, and the call it had in
+                # flight is counted once it has.
+                await _settle(future)
+                return _Failed(reason, meter.total)
             return future.result()
         except asyncio.CancelledError:
             token.cancel("the run was interrupted")
             raise
         except SummarizerError as error:
-            usage = (error.usage if isinstance(error, BackendError) else None) or Usage()
-            reason = _one_line(str(error)) or type(error).__name__
-            self._failed(item.id, item.origin, reason, usage, started=started)
-            return reason
+            return _Failed(_one_line(str(error)) or type(error).__name__, meter.total)
         except Exception as error:
             # A bug, not a bad item: say so loudly, but let the rest of the batch finish.
             log.exception("unexpected error summarising %s", item.id)
             reason = f"unexpected {type(error).__name__}: {_one_line(str(error))}"
-            self._failed(item.id, item.origin, reason, Usage(), started=started)
-            return reason
+            return _Failed(reason, meter.total)
         finally:
             self._live_tokens.discard(token)
 
@@ -374,10 +324,10 @@ class _Run:
         """Give `item` the result of `donor`, a finished item with identical input."""
         assert item.source is not None
         self.ledger.mark_running(item.id)
-        original = _read_result(self.out_dir / output_path(donor))
+        original = read_result(self.out_dir / output_path(donor))
         if original is None:
             reason = f"identical input to item {donor}, whose output cannot be read"
-            self._failed(item.id, item.origin, reason, Usage())
+            self._record(item, "failed", reason=reason)
             return
         reused = original.usage.calls - original.usage.failed_calls + original.usage.cached_calls
         result = original.model_copy(
@@ -391,46 +341,79 @@ class _Run:
                 ],
             }
         )
-        relative = await self._write(item.id, result)
-        self.usage = self.usage + result.usage
-        self.counts.duplicates += 1
-        self.counts.done += 1
-        self.observer.item(
-            ItemEvent(
-                id=item.id, origin=item.origin, status="duplicate", output=relative,
-                usage=result.usage, reason=f"identical input to item {donor}",
-            )
-        )  # fmt: skip
+        await self._store(item, result, "duplicate", note=f"identical input to item {donor}")
 
-    async def _write(self, item_id: str, result: SummaryResult) -> str:
-        """Write the output durably, then (and only then) record the item as done."""
-        relative = output_path(item_id)
-        text = result.model_dump_json(indent=2) + "\n"
-        await self._threads.submit(lambda: write_atomic(self.out_dir / relative, text))
-        self.ledger.mark_done(item_id, output_path=relative, usage=result.usage)
-        return relative
-
-    def _failed(
+    async def _store(
         self,
-        item_id: str | None,
-        origin: str,
-        reason: str,
-        usage: Usage,
+        item: BatchItem,
+        result: SummaryResult,
+        status: ItemStatus,
         *,
         started: float | None = None,
+        note: str | None = None,
+    ) -> str | None:
+        """Write the output durably, then record the item; return the failure reason if the
+        output cannot be written (a full disk, a permission: the item fails, with the reason)."""
+        relative = output_path(item.id)
+        text = result.model_dump_json(indent=2) + "\n"
+        try:
+            await self._threads.submit(lambda: write_atomic(self.out_dir / relative, text))
+        except OSError as error:
+            reason = f"cannot write the output: {error}"
+            self._record(item, "failed", reason=reason, spent=result.usage, started=started)
+            return reason
+        self._record(
+            item, status, output=relative, spent=result.usage, reason=note, started=started
+        )
+        return None
+
+    # --- recording -----------------------------------------------------------------------------
+
+    def _record(
+        self,
+        subject: BatchItem | InputProblem,
+        status: ItemStatus,
+        *,
+        output: str | None = None,
+        reason: str | None = None,
+        spent: Usage | None = None,
+        recorded: Usage | None = None,
+        started: float | None = None,
+        refresh: bool = False,
     ) -> None:
-        """Count a failure; an item with an id has a ledger row, which records the reason."""
-        if item_id is not None:
-            self.ledger.mark_failed(item_id, error=reason, usage=usage)
-        log.info("item %s failed: %s", item_id or origin, reason)
-        self.usage = self.usage + usage
-        self.counts.failed += 1
-        self.failures.append(Failure(id=item_id, origin=origin, reason=reason))
-        seconds = round(time.monotonic() - started, 3) if started is not None else 0.0
+        """Record an item's outcome: its ledger row, the counts, this run's usage, the failures,
+        and the observer's event. The one place an outcome is recorded.
+
+        `spent` is what this run spent on the item; `recorded` (default: `spent`) is the usage
+        its ledger row keeps. A done, duplicate or recovered item's output must already be in
+        place (see `ledger.py`). `refresh`: a skipped item's origin or metadata changed.
+        """
+        spent = spent or Usage()
+        item = subject if isinstance(subject, BatchItem) else None
+        if item is not None:
+            if status == "failed":
+                self.ledger.mark_failed(item.id, error=reason or "", usage=recorded or spent)
+            elif status == "skipped":
+                if refresh:
+                    self.ledger.refresh(item.id, origin=item.origin, metadata=item.metadata)
+            else:
+                assert output is not None  # a finished item has its output
+                self.ledger.mark_done(item.id, output_path=output, usage=recorded or spent)
+        counter = _COUNTED_AS[status]
+        setattr(self.counts, counter, getattr(self.counts, counter) + 1)
+        self.usage = self.usage + spent
+        if status == "failed":
+            log.info("item %s failed: %s", item.id if item else subject.origin, reason)
+            self.failures.append(
+                Failure(id=item.id if item else None, origin=subject.origin, reason=reason or "")
+            )
+        else:
+            self.counts.done += 1
         self.observer.item(
             ItemEvent(
-                id=item_id, origin=origin, status="failed", reason=reason, seconds=seconds,
-                usage=usage,
+                id=item.id if item else None, origin=subject.origin, status=status, reason=reason,
+                seconds=round(time.monotonic() - started, 3) if started is not None else 0.0,
+                output=output, usage=spent,
             )
         )  # fmt: skip
 
@@ -441,11 +424,11 @@ class _Run:
         rebuild_results(self.ledger, self.out_dir)
         duration = max(time.monotonic() - self._clock_start, 1e-9)
         stats = self.backend.stats
-        profile = self.service.profile
+        identity = self.service.profile.identity
         report = BatchReport(
             out_dir=str(self.out_dir),
-            backend=profile.backend,
-            model=profile.model,
+            backend=identity.name,
+            model=identity.model,
             started_at=self.started_at,
             finished_at=utc_now(),
             duration_s=round(duration, 3),
@@ -456,8 +439,8 @@ class _Run:
             rate_limited_calls=stats.rate_limited,
             rate_limit_wait_s=round(self.backend.limiter.waited_s, 3),
             estimated_cost_usd=estimate_cost(
-                profile.backend,
-                profile.model,
+                identity.name,
+                identity.model,
                 self.usage.prompt_tokens,
                 self.usage.completion_tokens,
             ),
@@ -468,13 +451,6 @@ class _Run:
         )
         write_report(report, self.out_dir)
         return report
-
-
-def _read_result(path: Path) -> SummaryResult | None:
-    try:
-        return SummaryResult.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError):
-        return None
 
 
 def _one_line(text: str) -> str:

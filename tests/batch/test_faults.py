@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from summarizer.batch.ledger import Ledger
 from tests.batch.support import (
+    article,
     article_number,
     assert_consistent,
     openai_env,
@@ -24,7 +26,13 @@ from tests.batch.support import (
     write_articles,
 )
 from tests.fakes import answer_http_request
-from tests.openai_server import OpenAIServer, rate_limited, server_error, truncated
+from tests.openai_server import (
+    OpenAIServer,
+    length_cut,
+    rate_limited,
+    server_error,
+    truncated,
+)
 
 HANGS, RAMBLES = 9, 10  # article numbers that always hang, and always answer non-JSON
 
@@ -103,3 +111,54 @@ def test_a_rerun_after_the_server_recovers_finishes_only_the_failed_items(
         again = Counter(article_number(body) for body in healthy.requests)
     assert again == Counter({HANGS: 1, RAMBLES: 1})
     assert len(assert_consistent(out)) == 4
+
+
+LONG, SLOW = 11, 12  # an article of several chunks whose merge never parses; one past its timeout
+
+
+@pytest.mark.slow
+def test_the_report_counts_every_request_the_server_received(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unblock: threading.Event
+) -> None:
+    folder = tmp_path / "in"
+    write_articles(folder, 6)
+    (folder / "long.txt").write_text(
+        article(LONG) + " ".join(f"Speaker {n} said the plan was costly." for n in range(40)),
+        encoding="utf-8",
+    )
+    (folder / "rambles.txt").write_text(article(RAMBLES), encoding="utf-8")
+    (folder / "slow.txt").write_text(article(SLOW), encoding="utf-8")
+
+    def respond(body: dict[str, Any]) -> str:
+        schema = body["response_format"]["json_schema"]["name"]
+        number = article_number(body)
+        if schema == "MergedSummary" or number == RAMBLES:
+            return "Sure! Here is the summary you asked for: the council met."
+        if number == SLOW:
+            unblock.wait(5.0)  # answers after the item has timed out: its call still counts
+        return answer_http_request(body)
+
+    openai_env(monkeypatch, timeout=10, retries=3)
+    out = tmp_path / "out"
+    with OpenAIServer(responder=respond) as server:
+        # Every kind of failed attempt, taken by the first requests: a 429, a 500, cut-off JSON
+        # (re-asked), and an answer cut off at its token limit (asked again with twice the budget).
+        server.enqueue(rate_limited(retry_after=0.2), server_error(500), truncated(), length_cut())
+        code = run_cli(
+            ["batch", str(folder), "--out", str(out), "--base-url", server.base_url,
+             "--backend", "openai", "--model", "gpt-4o-mini", "--concurrency", "4",
+             "--no-cache", "--quiet", "--max-chunk-tokens", "64", "--item-timeout", "4"]
+        )  # fmt: skip
+        assert server.pending == 0, "every scripted fault was served"
+        requests = server.request_count
+
+    assert code == 1
+    report = json.loads((out / "report.json").read_text())
+    reasons = {f["id"]: f["reason"] for f in report["failures"]}
+    assert set(reasons) == {"long.txt", "rambles.txt", "slow.txt"}
+    assert "no valid MergedSummary" in reasons["long.txt"]
+    assert reasons["slow.txt"] == "timed out after 4s"
+    # One count per request, whatever became of it; the ledger's rows add up to the same.
+    assert report["usage"]["calls"] == requests
+    with Ledger(out / "ledger.sqlite") as ledger:
+        assert sum(row.calls for row in ledger.rows()) == requests

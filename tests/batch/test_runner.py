@@ -237,6 +237,8 @@ def test_an_item_that_times_out_fails_and_its_thread_makes_no_further_call(
     assert [(f.id, f.reason) for f in report.failures] == [("a001.txt", "timed out after 0.3s")]
     # The re-ask that would have followed was stopped before reaching the backend.
     assert calls_per_article(backend) == Counter({0: 1, 1: 1, 2: 1})
+    # The call in flight at the timeout is counted, and the one stopped before it began is not.
+    assert report.usage.calls == 3
     assert time.monotonic() - started < 5
     assert_consistent(tmp_path / "out")
 
@@ -316,6 +318,33 @@ def test_dry_run_plans_only_the_work_left_and_writes_nothing(tmp_path: Path) -> 
     after = plan_batch(discover([str(folder)]), settings(tmp_path), out)
     # the directory lists the same file under the same id, so the ledger has it done
     assert (after.already_done, after.to_summarize, after.duplicates) == (1, 2, 1)
+
+
+def test_a_dry_run_predicts_what_the_real_run_then_does(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    paths = write_articles(folder, 5)
+    run(tmp_path, [folder], ScriptedBackend(failing_for(3)))
+    # As if killed between writing a001's output and marking it done:
+    with sqlite3.connect(tmp_path / "out" / "ledger.sqlite") as db:
+        db.execute("UPDATE items SET state = 'running' WHERE id = 'a001.txt'")
+    paths[2].write_text(article(2, extra="A correction was issued. "), encoding="utf-8")
+    (folder / "copy.txt").write_text(article(0), encoding="utf-8")  # a000 is done
+    (folder / "twin1.txt").write_text(article(7), encoding="utf-8")
+    (folder / "twin2.txt").write_text(article(7), encoding="utf-8")
+    (folder / "empty.txt").write_text("\n", encoding="utf-8")
+
+    planned = plan_batch(discover([str(folder)]), settings(tmp_path), tmp_path / "out")
+    backend = ScriptedBackend()
+    report = run(tmp_path, [folder], backend)
+    assert (planned.to_summarize, planned.calls) == (report.counts.summarized, len(backend.history))
+    assert (planned.to_summarize, planned.already_done, planned.recovered) == (3, 2, 1)
+    assert (planned.already_done, planned.recovered) == (
+        report.counts.skipped,
+        report.counts.recovered,
+    )
+    assert (planned.duplicates, planned.failed) == (report.counts.duplicates, report.counts.failed)
+    assert [f.id for f in planned.failures] == [f.id for f in report.failures] == ["empty.txt"]
+    assert_consistent(tmp_path / "out")
 
 
 def test_the_cache_makes_concurrent_identical_calls_one_model_call(tmp_path: Path) -> None:
