@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from summarizer.batch.lock import exclusive_lock
 from tests.batch.support import article, openai_env, run_cli, write_articles
-from tests.fakes import answer_http_request
 from tests.openai_server import OpenAIServer
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+def server(openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
     openai_env(monkeypatch, timeout=5, retries=2)
-    with OpenAIServer(responder=answer_http_request) as running:
-        yield running
+    return openai_server
 
 
 def batch_args(server: OpenAIServer, *inputs: Path, out: Path) -> list[str]:
