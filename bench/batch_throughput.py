@@ -262,9 +262,9 @@ def main() -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    articles = f"{args.items} articles" if args.items else f"{args.rounds} rounds per config"
+    sizes = f"{args.items} articles" if args.items else f"{args.rounds} rounds per config"
     print(
-        f"{articles}, {args.latency * 1000:g} ms per call, cache off; "
+        f"{sizes}, {args.latency * 1000:g} ms per call, cache off; "
         f"target >= {TARGET:.0%} of the bound"
     )
     print(

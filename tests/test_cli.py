@@ -45,6 +45,7 @@ def test_missing_key_for_openai_is_a_usage_error(seed_path: Path) -> None:
     assert_one_line_error(result, "OPENAI_API_KEY", code=2)
 
 
+@pytest.mark.slow  # waits out a refused connection and its retry
 def test_unreachable_endpoint(seed_path: Path) -> None:
     result = run_summarizer(
         "summarize", str(seed_path), "--base-url", "http://127.0.0.1:9/v1",

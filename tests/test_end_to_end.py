@@ -11,6 +11,9 @@ import pytest
 from tests.openai_server import OpenAIServer, invalid_schema, server_error
 from tests.support import run_summarizer
 
+# Each test runs the CLI in subprocesses against the server: seconds apiece.
+pytestmark = pytest.mark.slow
+
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
 

@@ -90,6 +90,7 @@ def test_overlapping_chunks_do_not_duplicate_claims() -> None:
     assert [c.text for c in result.claims].count("The council met.") == 1
 
 
+@pytest.mark.slow  # tokenises and plans 200k tokens
 def test_two_hundred_thousand_tokens_never_exceed_the_context() -> None:
     counter = TokenCounter("cl100k_base")
     text = long_text(12200)
