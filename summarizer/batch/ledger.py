@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS items (
 )
 
 
+# Each Usage field has a column of the same name (see _SCHEMA).
+_USAGE_COLUMNS = tuple(Usage.model_fields)
+_USAGE_SET = ", ".join(f"{column} = ?" for column in _USAGE_COLUMNS)
+
+
 class ItemState(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -87,13 +92,7 @@ class LedgerRow(BaseModel):
 
     @property
     def usage(self) -> Usage:
-        return Usage(
-            calls=self.calls,
-            cached_calls=self.cached_calls,
-            failed_calls=self.failed_calls,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-        )
+        return Usage.model_validate(self.model_dump(include=set(_USAGE_COLUMNS)))
 
 
 def _now() -> str:
@@ -219,9 +218,8 @@ class Ledger:
         now = self._clock()
         with self._transaction():
             self._updated(
-                "UPDATE items SET state = ?, last_error = ?, output_path = ?,"
-                " calls = ?, cached_calls = ?, failed_calls = ?, prompt_tokens = ?,"
-                " completion_tokens = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                f"UPDATE items SET state = ?, last_error = ?, output_path = ?, {_USAGE_SET},"
+                " finished_at = ?, updated_at = ? WHERE id = ?",
                 (state.value, error, output_path, *_usage(usage), now, now, item_id),
             )
 
@@ -269,11 +267,6 @@ def _json(metadata: dict[str, Any] | None) -> str | None:
     return json.dumps(metadata, ensure_ascii=False, sort_keys=True)
 
 
-def _usage(usage: Usage) -> tuple[int, int, int, int, int]:
-    return (
-        usage.calls,
-        usage.cached_calls,
-        usage.failed_calls,
-        usage.prompt_tokens,
-        usage.completion_tokens,
-    )
+def _usage(usage: Usage) -> tuple[int, ...]:
+    """The values for `_USAGE_SET`, in its order."""
+    return tuple(getattr(usage, column) for column in _USAGE_COLUMNS)
