@@ -1,7 +1,6 @@
 """The eval harness: labelled facts, fact matchers, metrics, calibration, and the gate.
 
     dataset      eval files (suite, facts, story) as validated models; `load_suite`
-    text         normalisation shared by the lexical matcher and the metrics
     matchers     FactMatcher protocol; overlap (baseline), lexical (default), embedding, judge
     metrics      pure scores for one result: fact recall, claim support, specifics, length
     calibration  agreement of a matcher with human judgements (REALSumm)

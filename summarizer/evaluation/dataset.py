@@ -24,7 +24,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from summarizer.errors import EvalError
-from summarizer.evaluation.text import clean, content_tokens
+from summarizer.text import clean, content_tokens
 
 Importance = Literal["core", "detail"]
 

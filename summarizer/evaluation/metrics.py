@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import FactMatcher
-from summarizer.evaluation.text import Token, split_sentences, tokens, word_count
+from summarizer.text import Token, split_sentences, tokens, word_count
 from summarizer.schemas import Claim, SummaryResult
 
 

@@ -11,7 +11,7 @@ from summarizer.errors import EvalError
 from summarizer.evaluation.matchers import FactMatcher, LexicalMatcher, OverlapMatcher
 from summarizer.evaluation.matchers.embedding import EmbeddingMatcher, MiniLMEncoder
 from summarizer.evaluation.matchers.learned import FEATURE_NAMES, LearnedMatcher
-from summarizer.evaluation.text import content_tokens
+from summarizer.text import content_tokens
 from tests.evaluation.builders import fact
 
 SUMMARY = (

@@ -21,7 +21,7 @@ from summarizer.errors import EvalError
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import MatcherInfo, MatchResult
 from summarizer.evaluation.matchers.lexical import must_include_satisfied
-from summarizer.evaluation.text import split_sentences
+from summarizer.text import split_sentences
 
 # Chosen on the REALSumm dev half; see evals/calibrate.py and docs/evaluation.md.
 DEFAULT_THRESHOLD = 0.58

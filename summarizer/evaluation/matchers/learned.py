@@ -28,7 +28,7 @@ from summarizer.evaluation.matchers.lexical import (
     must_include_satisfied,
 )
 from summarizer.evaluation.matchers.overlap import _words
-from summarizer.evaluation.text import split_sentences
+from summarizer.text import split_sentences
 
 KINDS = ("number", "name", "long", "short")
 FEATURE_NAMES = (

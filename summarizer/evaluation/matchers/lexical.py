@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import MatcherInfo, MatchResult
-from summarizer.evaluation.text import Token, content_tokens, split_sentences, tokens
+from summarizer.text import Token, content_tokens, split_sentences, tokens
 
 # Chosen on the REALSumm dev half; see evals/calibrate.py and docs/evaluation.md.
 DEFAULT_THRESHOLD = 0.61

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from summarizer.evaluation.text import clean, content_tokens, split_sentences, stem, tokens
+from summarizer.text import clean, content_tokens, split_sentences, stem, tokens
 
 
 def norms(text: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Text normalisation shared by the lexical matcher and the metrics.
+"""Text normalisation shared by the lexical matcher, the metrics and story alignment.
 
 Summaries and facts come in two shapes: ordinary prose (curly quotes, "U.S.", "1,000") and
 tokenised, lowercased corpora such as REALSumm ("-lrb- cnn -rrb-", "nigeria 's", "`` quote ''").
