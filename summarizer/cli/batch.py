@@ -13,20 +13,7 @@ from pathlib import Path
 import typer
 
 from summarizer.cli import app
-from summarizer.cli.commands import (
-    BACKEND,
-    BASE_URL,
-    CACHE_DIR,
-    MAX_CHUNK,
-    MAX_OUT,
-    MODE,
-    MODEL,
-    NO_CACHE,
-    REFRESH,
-    BackendChoice,
-    ModeChoice,
-    build_settings,
-)
+from summarizer.cli.options import model_options, notice_default_backend, settings_from
 
 
 class LogFormat(StrEnum):
@@ -57,7 +44,9 @@ BATCH_DRY_RUN = typer.Option(
 
 
 @app.command()
+@model_options
 def batch(
+    ctx: typer.Context,
     inputs: list[str] = INPUTS,
     out: Path = OUT_DIR,
     glob: str = GLOB,
@@ -68,15 +57,6 @@ def batch(
     quiet: bool = QUIET,
     log_format: LogFormat = LOG_FORMAT,
     dry_run: bool = BATCH_DRY_RUN,
-    model: str | None = MODEL,
-    backend: BackendChoice | None = BACKEND,
-    base_url: str | None = BASE_URL,
-    max_chunk_tokens: int | None = MAX_CHUNK,
-    max_output_tokens: int | None = MAX_OUT,
-    mode: ModeChoice | None = MODE,
-    no_cache: bool = NO_CACHE,
-    refresh: bool = REFRESH,
-    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     """Summarise many articles into --out; a rerun skips what is done and retries failures."""
     from summarizer.batch import BatchOptions, discover, plan_batch, run_batch
@@ -87,14 +67,9 @@ def batch(
         SilentObserver,
     )
     from summarizer.batch.report import render_text
-    from summarizer.cli.commands import notice_default_backend
     from summarizer.errors import ConfigError
 
-    settings = build_settings(
-        model=model, backend=backend, base_url=base_url, max_chunk_tokens=max_chunk_tokens,
-        max_output_tokens=max_output_tokens, mode=mode, use_cache=False if no_cache else None,
-        refresh_cache=refresh or None, cache_dir=cache_dir,
-    )  # fmt: skip
+    settings = settings_from(ctx.params)
     found = discover(inputs, pattern=glob, exclude=out)
     if not found.items and not found.problems:
         raise ConfigError(f"no inputs: nothing in {' '.join(inputs)} matches --glob {glob!r}")

@@ -3,62 +3,26 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from summarizer.cli import app, cache_app
-
-
-class OutputFormat(StrEnum):
-    json = "json"
-    md = "md"
-    text = "text"
-
-
-class BackendChoice(StrEnum):
-    openai = "openai"
-    local = "local"
-
-
-class ModeChoice(StrEnum):
-    auto = "auto"
-    abstractive = "abstractive"
-    extractive = "extractive"
-
+from summarizer.cli.options import (
+    CACHE_DIR,
+    OUT,
+    OutputFormat,
+    model_options,
+    notice_default_backend,
+    settings_from,
+)
 
 FILES = typer.Argument(..., help="Article files (plain text or HTML); '-' reads stdin.")
-OUT = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout.")
 FORMAT = typer.Option(OutputFormat.json, "--format", "-f", help="Output format.")
-MODEL = typer.Option(None, "--model", "-m", help="Model name (or catalogue name for local).")
-BACKEND = typer.Option(None, "--backend", "-b", help="openai or local (default: auto).")
-BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL.")
-MAX_CHUNK = typer.Option(None, "--max-chunk-tokens", help="Token budget of article text per call.")
-MAX_OUT = typer.Option(None, "--max-output-tokens", help="Output token budget per call.")
-MODE = typer.Option(None, "--mode", help="abstractive, extractive, or auto (by model).")
 DRY_RUN = typer.Option(
     False, "--dry-run", help="Show chunks, calls, tokens and cost; call nothing."
 )
-NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
-REFRESH = typer.Option(False, "--refresh", help="Ignore cached answers and overwrite them.")
-CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache directory.")
-
-
-def build_settings(**flags: Any) -> Any:
-    from summarizer.config import load_settings
-
-    return load_settings({k: (v.value if isinstance(v, StrEnum) else v) for k, v in flags.items()})
-
-
-def notice_default_backend(settings: Any) -> None:
-    if settings.backend is None and settings.resolved_backend() == "local":
-        typer.echo(
-            "note: no OPENAI_API_KEY or OPENAI_BASE_URL configured; using the embedded offline "
-            f"model {settings.resolved_model()}",
-            err=True,
-        )
 
 
 def _run(
@@ -67,7 +31,7 @@ def _run(
     fmt: OutputFormat,
     dry_run: bool,
     claims_only: bool,
-    **flags: Any,
+    params: dict[str, Any],
 ) -> None:
     from summarizer.files import write_atomic
     from summarizer.render import render_claims, render_many, render_summary
@@ -75,8 +39,7 @@ def _run(
     from summarizer.service import Summarizer
     from summarizer.sources import read_source
 
-    no_cache = flags.pop("no_cache")
-    settings = build_settings(use_cache=None if not no_cache else False, **flags)
+    settings = settings_from(params)
     # Read every input before any call: a bad file fails the run before anything is spent.
     sources = [read_source(path) for path in files]
     notice_default_backend(settings)
@@ -127,29 +90,16 @@ def _render_plans(reports: list[Any]) -> str:
     return json.dumps(rows[0] if len(rows) == 1 else rows, indent=2)
 
 
+@model_options
 def summarize_or_claims(
     ctx: typer.Context,
     files: list[str] = FILES,
     output: Path | None = OUT,
     fmt: OutputFormat = FORMAT,
-    model: str | None = MODEL,
-    backend: BackendChoice | None = BACKEND,
-    base_url: str | None = BASE_URL,
-    max_chunk_tokens: int | None = MAX_CHUNK,
-    max_output_tokens: int | None = MAX_OUT,
-    mode: ModeChoice | None = MODE,
     dry_run: bool = DRY_RUN,
-    no_cache: bool = NO_CACHE,
-    refresh: bool = REFRESH,
-    cache_dir: Path | None = CACHE_DIR,
 ) -> None:
     # One run serves both commands (and one cache entry): `claims` only renders less of it.
-    _run(
-        files, output, fmt, dry_run, ctx.info_name == "claims",
-        model=model, backend=backend, base_url=base_url, max_chunk_tokens=max_chunk_tokens,
-        max_output_tokens=max_output_tokens, mode=mode, no_cache=no_cache,
-        refresh_cache=refresh or None, cache_dir=cache_dir,
-    )  # fmt: skip
+    _run(files, output, fmt, dry_run, ctx.info_name == "claims", ctx.params)
 
 
 app.command(
@@ -162,17 +112,17 @@ app.command(
 
 
 @cache_app.command("path")
-def cache_path(cache_dir: Path | None = CACHE_DIR) -> None:
+def cache_path(ctx: typer.Context, cache_dir: Path | None = CACHE_DIR) -> None:
     """Print the cache directory."""
-    typer.echo(str(build_settings(cache_dir=cache_dir).cache_dir))
+    typer.echo(str(settings_from(ctx.params).cache_dir))
 
 
 @cache_app.command("stats")
-def cache_stats(cache_dir: Path | None = CACHE_DIR) -> None:
+def cache_stats(ctx: typer.Context, cache_dir: Path | None = CACHE_DIR) -> None:
     """Entries and bytes in the cache."""
     from summarizer.cache import CallCache
 
-    cache = CallCache(build_settings(cache_dir=cache_dir).cache_dir)
+    cache = CallCache(settings_from(ctx.params).cache_dir)
     try:
         typer.echo(json.dumps(cache.stats(), indent=2))
     finally:
@@ -180,11 +130,11 @@ def cache_stats(cache_dir: Path | None = CACHE_DIR) -> None:
 
 
 @cache_app.command("clear")
-def cache_clear(cache_dir: Path | None = CACHE_DIR) -> None:
+def cache_clear(ctx: typer.Context, cache_dir: Path | None = CACHE_DIR) -> None:
     """Delete every cached answer."""
     from summarizer.cache import CallCache
 
-    cache = CallCache(build_settings(cache_dir=cache_dir).cache_dir)
+    cache = CallCache(settings_from(ctx.params).cache_dir)
     try:
         typer.echo(f"removed {cache.clear()} entries")
     finally:
@@ -196,7 +146,7 @@ def models() -> None:
     """List the known offline models, whether installed, and the configured one."""
     from summarizer.llm.catalogue import catalogue_rows
 
-    settings = build_settings()
+    settings = settings_from({})
     configured = settings.model or settings.local_model or "smollm2-135m"
     rows = catalogue_rows(configured, models_dir=settings.models_dir)
     typer.echo(f"{'':2}{'name':<22}{'size':>9}  {'licence':<11}{'mode':<12}{'installed':<10}source")

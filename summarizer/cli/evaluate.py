@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from summarizer.cli import app
-from summarizer.cli.commands import BACKEND, BASE_URL, MODE, MODEL, NO_CACHE, build_settings
+from summarizer.cli.options import model_options, settings_from
 
 if TYPE_CHECKING:
     from summarizer.evaluation.runner import EvalReport
@@ -23,14 +23,12 @@ if TYPE_CHECKING:
 
 
 @app.command("eval")
+@model_options
 def eval_command(
+    ctx: typer.Context,
     suite: Path | None = typer.Argument(
         None, help="Suite directory (default: evals/seeds of the source checkout)."
     ),
-    model: str | None = MODEL,
-    backend: Any = BACKEND,
-    base_url: str | None = BASE_URL,
-    mode: Any = MODE,
     matcher: str = typer.Option(
         "lexical", "--matcher", help="lexical, learned, overlap or embedding."
     ),
@@ -44,7 +42,6 @@ def eval_command(
     summaries: Path | None = typer.Option(
         None, "--summaries", help="Score saved results (DIR/<article-id>.json); call no model."
     ),
-    no_cache: bool = NO_CACHE,
     log: Path | None = typer.Option(
         None, "--log", help="Append-only run log (default: the user dir's runs/eval.jsonl)."
     ),
@@ -68,10 +65,7 @@ def eval_command(
     service: Summarizer | None = None
     summarize_fn: Callable[[Path], SummaryResult]
     if summaries is None:
-        settings = build_settings(
-            model=model, backend=backend, base_url=base_url, mode=mode,
-            use_cache=False if no_cache else None,
-        )  # fmt: skip
+        settings = settings_from(ctx.params)
         live = service = Summarizer(settings)
 
         def summarize_fn(article: Path) -> SummaryResult:

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict
 
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import FactMatcher
+from summarizer.schemas import Claim, SummaryResult, Usage
 from summarizer.text import Token, split_sentences, tokens, word_count
-from summarizer.schemas import Claim, SummaryResult
 
 
 class _Strict(BaseModel):
@@ -64,12 +64,9 @@ class LengthStats(_Strict):
     claims: int
 
 
-class UsageStats(_Strict):
-    calls: int
-    cached_calls: int
-    failed_calls: int
-    prompt_tokens: int
-    completion_tokens: int
+class UsageStats(Usage):
+    """The result's usage and the wall time it took."""
+
     wall_time_s: float
 
 
@@ -179,15 +176,7 @@ def length_stats(result: SummaryResult, source_text: str) -> LengthStats:
 
 
 def usage_stats(result: SummaryResult, wall_time_s: float) -> UsageStats:
-    usage = result.usage
-    return UsageStats(
-        calls=usage.calls,
-        cached_calls=usage.cached_calls,
-        failed_calls=usage.failed_calls,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        wall_time_s=round(wall_time_s, 3),
-    )
+    return UsageStats(**result.usage.model_dump(), wall_time_s=round(wall_time_s, 3))
 
 
 def article_metrics(

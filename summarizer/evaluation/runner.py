@@ -31,8 +31,8 @@ from summarizer.evaluation.dataset import (
     load_suite,
 )
 from summarizer.evaluation.matchers.base import FactMatcher, MatcherInfo
-from summarizer.evaluation.metrics import ArticleMetrics, article_metrics
-from summarizer.schemas import ModelRef, PromptRef, SummaryResult
+from summarizer.evaluation.metrics import ArticleMetrics, UsageStats, article_metrics
+from summarizer.schemas import ModelRef, PromptRef, SummaryResult, Usage
 
 SummarizeFn = Callable[[Path], SummaryResult]
 REPORT_SCHEMA_VERSION: Literal["1"] = "1"
@@ -56,7 +56,9 @@ class ArticleReport(_Strict):
     error: str | None = None
 
 
-class Aggregate(_Strict):
+class Aggregate(UsageStats):
+    """Suite-wide figures; the usage fields are sums over the articles that ran."""
+
     articles: int
     failed_articles: int
     fact_recall_core: float
@@ -67,12 +69,6 @@ class Aggregate(_Strict):
     unsupported_specifics: int
     mean_summary_words: float
     mean_compression_ratio: float | None
-    calls: int
-    cached_calls: int
-    failed_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    wall_time_s: float
 
 
 class EvalReport(_Strict):
@@ -194,11 +190,7 @@ def aggregate(rows: list[ArticleReport], suite: LabelledSuite) -> Aggregate:
         if done
         else 0.0,
         mean_compression_ratio=round(sum(ratios) / len(ratios), 3) if ratios else None,
-        calls=sum(m.usage.calls for m in done),
-        cached_calls=sum(m.usage.cached_calls for m in done),
-        failed_calls=sum(m.usage.failed_calls for m in done),
-        prompt_tokens=sum(m.usage.prompt_tokens for m in done),
-        completion_tokens=sum(m.usage.completion_tokens for m in done),
+        **sum((m.usage for m in done), Usage()).model_dump(),
         wall_time_s=round(sum(m.usage.wall_time_s for m in done), 3),
     )
 

@@ -23,6 +23,7 @@ def batch_args(server: OpenAIServer, *inputs: Path, out: Path) -> list[str]:
             "--backend", "openai", "--model", "gpt-4o-mini", "--no-cache"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_all_done_exits_0_with_a_short_summary(
     tmp_path: Path, server: OpenAIServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -56,6 +56,7 @@ def misbehaving(unblock: threading.Event) -> Any:
     return respond
 
 
+@pytest.mark.slow
 def test_transient_faults_are_retried_and_persistent_ones_fail_only_their_item(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -78,6 +78,7 @@ def slow_server() -> Iterator[OpenAIServer]:
         yield server
 
 
+@pytest.mark.slow
 def test_kill_9_twice_mid_run_then_rerun_finishes_everything_exactly_once(
     tmp_path: Path, slow_server: OpenAIServer
 ) -> None:
@@ -111,6 +112,7 @@ def test_kill_9_twice_mid_run_then_rerun_finishes_everything_exactly_once(
     assert sum(count - 1 for count in total.values()) <= 2 * (2 * 4)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_at_once_and_a_rerun_finishes_the_rest(tmp_path: Path) -> None:
     unblock = threading.Event()
 
