@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from summarizer.schemas import ChunkDigest, SentenceSelection
+from summarizer.schemas import ChunkDigest, RelationBatch, SentenceSelection
 
 
 def plain_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -39,6 +39,16 @@ def selection_schema(ids: Sequence[int], count: int) -> dict[str, Any]:
     # Tiny models return empty lists unless the schema demands some items.
     field_schema["minItems"] = min(3, count)
     field_schema["maxItems"] = count
+    return schema
+
+
+def relation_schema(groups: Sequence[int], articles: Sequence[str]) -> dict[str, Any]:
+    """`RelationBatch` that may only name the groups and articles it was shown."""
+    schema = plain_schema(RelationBatch)
+    defs = schema["$defs"]
+    defs["GroupVerdict"]["properties"]["group"] = {"type": "integer", "enum": list(groups)}
+    defs["StatementVerdict"]["properties"]["article"] = {"type": "string", "enum": list(articles)}
+    schema["properties"]["groups"]["maxItems"] = len(groups)
     return schema
 
 

@@ -86,6 +86,31 @@ class MergedSummary(Strict):
     key_points: list[str] = Field(min_length=1, max_length=8)
 
 
+class Relation(StrEnum):
+    """How a statement relates to a story claim."""
+
+    SAME = "same"
+    VARIANT = "variant"
+    CONTRADICTS = "contradicts"
+    UNRELATED = "unrelated"
+
+
+class StatementVerdict(Strict):
+    article: str
+    relation: Relation
+
+
+class GroupVerdict(Strict):
+    group: int
+    statements: list[StatementVerdict]
+
+
+class RelationBatch(Strict):
+    """Story mode: what the model says of one batch of groups of statements."""
+
+    groups: list[GroupVerdict] = Field(min_length=1)
+
+
 # --- what the library returns --------------------------------------------------------------
 
 

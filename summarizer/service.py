@@ -8,19 +8,25 @@ one passes it in, and says whether `close()` should release it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from summarizer.cache import CallCache
 from summarizer.config import Settings
 from summarizer.errors import ConfigError
 from summarizer.llm import Backend
-from summarizer.llm.calls import RetryPolicy, UsageMeter
+from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
-from summarizer.schemas import SummaryResult
+from summarizer.schemas import ModelRef, RelationBatch, SummaryResult
 from summarizer.sources import Source, read_source
+
+if TYPE_CHECKING:
+    from summarizer.llm.embedder import Embedder
+    from summarizer.story import StoryArticle, StoryResult
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Summarizer:
         prompts: PromptLibrary | None = None,
         retry: RetryPolicy | None = None,
         owns_backend: bool | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.profile = profile or describe_backend(settings)
@@ -55,6 +62,9 @@ class Summarizer:
         self.owns_backend = backend is None if owns_backend is None else owns_backend
         self.prompts = prompts or PromptLibrary()
         self.cache = CallCache(settings.cache_dir) if settings.use_cache else None
+        # Story mode's sentence embedder: built on the first story unless one is passed in.
+        self._embedder = embedder
+        self._owns_embedder = embedder is None
         self.options = PipelineOptions(
             mode=self.mode,
             max_chunk_tokens=settings.max_chunk_tokens,
@@ -89,6 +99,72 @@ class Summarizer:
             meter=meter,
         )
 
+    def story(self, articles: Sequence[StoryArticle]) -> StoryResult:
+        """One account of several articles on the same event (see `summarizer.story`).
+
+        Each article's own result comes from `summarize` (so from the cache when the articles
+        were summarised before); only the story step is new work. A capable backend (abstractive
+        mode) judges the relations in batched calls; the embedded model leaves them to the rules.
+        """
+        from summarizer.story import build_story, distinct
+
+        unique, warnings = distinct(articles)
+        results = [self.summarize(article.source) for article in unique]
+        identity = self.profile.identity
+        used = {ref.sha256: ref for result in results for ref in result.prompts}
+        with metered() as meter:
+            ask = None
+            if self.mode == "abstractive":
+                template = self.prompts.get("relate")
+                used[template.sha256] = template.ref
+                ask = self._relation_judge(meter)
+            story = build_story(
+                unique,
+                results,
+                self.embedder,
+                model=ModelRef(backend=identity.name, name=identity.model),
+                prompts=list(used.values()),
+                ask=ask,
+            )
+        usage = sum((r.usage for r in results), meter.total)
+        return story.model_copy(update={"usage": usage, "warnings": warnings + story.warnings})
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from summarizer.llm.factory import create_embedder
+
+            self._embedder = create_embedder(self.settings)
+        return self._embedder
+
+    def _relation_judge(
+        self, meter: UsageMeter
+    ) -> Callable[[str, Sequence[int], Sequence[str]], RelationBatch]:
+        from summarizer.call_schemas import relation_schema
+        from summarizer.llm import CompletionRequest
+
+        template = self.prompts.get("relate")
+        calls = CallLayer(
+            self.backend,
+            cache=self.cache,
+            refresh=self.settings.refresh_cache,
+            retry=self.options.retry,
+            max_reasks=self.options.max_reasks,
+        )
+
+        def ask(groups: str, numbers: Sequence[int], ids: Sequence[str]) -> RelationBatch:
+            request = CompletionRequest(
+                messages=template.render({"groups": groups}),
+                schema_name="RelationBatch",
+                json_schema=relation_schema(numbers, ids),
+                max_tokens=self.options.max_output_tokens,
+                temperature=self.options.temperature,
+                seed=self.options.seed,
+            )
+            return calls.call(request, RelationBatch, meter, prompt_sha256=template.sha256)
+
+        return ask
+
     def summarize_path(self, path: str) -> SummaryResult:
         return self.summarize(read_source(path))
 
@@ -111,7 +187,10 @@ class Summarizer:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
-        if self.owns_backend:
-            close = getattr(self.backend, "close", None)
-            if callable(close):
+        for owned, resource in (
+            (self.owns_backend, self.backend),
+            (self._owns_embedder, self._embedder),
+        ):
+            close = getattr(resource, "close", None)
+            if owned and callable(close):
                 close()

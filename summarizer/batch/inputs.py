@@ -2,7 +2,8 @@
 
 An INPUT is a file, a directory (searched recursively with a glob pattern; hidden files and the
 output directory are skipped), or a `.jsonl` file with one article per line:
-`{"id": ..., "text": ..., "metadata": {...}}`.
+`{"id": ..., "text": ..., "metadata": {...}}`, optionally with `outlet`, `title`, `url` and
+`story` (kept in the metadata).
 
 Ids come from what the user controls, never from the order of discovery, so the same article
 keeps its id (and its ledger row and output file) from run to run: a directory's files use their
@@ -65,6 +66,20 @@ class JsonlArticle(BaseModel):
     id: str | int
     text: str
     metadata: dict[str, Any] | None = None
+    # Where the article came from, and which story it belongs to (`summarizer story`,
+    # `batch --stories`); kept in the item's metadata under the same names.
+    outlet: str | None = None
+    title: str | None = None
+    url: str | None = None
+    story: str | None = None
+
+    def full_metadata(self) -> dict[str, Any] | None:
+        named = {
+            key: value
+            for key in ("outlet", "title", "url", "story")
+            if (value := getattr(self, key)) is not None
+        }
+        return {**(self.metadata or {}), **named} or None
 
 
 def item_id(key: str) -> str:
@@ -190,7 +205,7 @@ def _from_jsonl(path: Path) -> Iterator[BatchItem | InputProblem]:
             origin=origin,
             input_sha256=source.sha256,
             source=source,
-            metadata=article.metadata,
+            metadata=article.full_metadata(),
         )
 
 

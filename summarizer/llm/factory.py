@@ -1,4 +1,5 @@
-"""Build the configured backend, and describe it without building it (for dry runs)."""
+"""Build the configured backend (and the sentence embedder), and describe the backend without
+building it (for dry runs)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from summarizer.config import Settings
 from summarizer.errors import ConfigError
 from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
+from summarizer.llm.embedder import Embedder
 
 DEFAULT_LOCAL_CONTEXT = 4096
 
@@ -114,3 +116,18 @@ class LazyBackend:
                 self._backend = create_backend(self._settings, self._profile)
             backend = self._backend
         return backend.complete(request)
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    """The offline sentence embedder (converted once into the models directory, verified)."""
+    from summarizer.llm.catalogue import (
+        DEFAULT_EMBEDDING_MODEL,
+        embedding_entry,
+        resolve_embedding_model,
+    )
+    from summarizer.llm.embedder import LocalEmbedder
+
+    resolved = resolve_embedding_model(
+        embedding_entry(DEFAULT_EMBEDDING_MODEL), settings.models_dir
+    )
+    return LocalEmbedder.from_resolved(resolved, threads=settings.threads)
