@@ -12,7 +12,8 @@ normalisation. Why it is built the way it is:
 * One text per decode. llama.cpp can pack several sequences into one batch, but the vectors then
   shift in the fifth decimal with their batch-mates; alone, a text's vector is a function of the
   text, the same in any call, order or process (which a cache keyed on the text relies on). Packing
-  was no faster on the seed sentences (about 70 vs 75 sentences/s on 2 cores).
+  was no faster on the seed sentences (68-72 sentences/s either way on 2 cores,
+  docs/benchmarks.md).
 * `n_ctx = n_batch = n_ubatch = MAX_TOKENS` (128, the length the model was trained at): a BERT
   sequence must fit in one micro-batch. Longer texts keep their longest word-aligned prefix that
   fits, [CLS] and [SEP] included, as sentence-transformers truncates (it cuts mid-word, we at the
@@ -93,6 +94,10 @@ class LocalEmbedder:
     @property
     def identity(self) -> EmbedderIdentity:
         return self._identity
+
+    @property
+    def threads(self) -> int:
+        return self._threads
 
     def load(self) -> None:
         """Load the model now rather than on the first call (idempotent)."""
@@ -184,6 +189,21 @@ class LocalEmbedder:
         self._llama = llama
 
 
+def local_embedder(
+    models_dir: Path, name: str | None = None, *, threads: int | None = None
+) -> LocalEmbedder:
+    """The catalogued embedder (all-MiniLM-L6-v2 by default), converted into `models_dir` on
+    first use and verified; loaded on its first call."""
+    from summarizer.llm.catalogue import (
+        DEFAULT_EMBEDDING_MODEL,
+        embedding_entry,
+        resolve_embedding_model,
+    )
+
+    entry = embedding_entry(name or DEFAULT_EMBEDDING_MODEL)
+    return LocalEmbedder.from_resolved(resolve_embedding_model(entry, models_dir), threads=threads)
+
+
 def _longest_prefix(count: int, fits: Callable[[int], bool]) -> int:
     """The largest n <= count with fits(n), by binary search (fits(0) is taken as true)."""
     low, high = 0, count
@@ -243,5 +263,6 @@ __all__ = [
     "LocalEmbedder",
     "Vector",
     "cosine",
+    "local_embedder",
     "similarity_matrix",
 ]

@@ -45,6 +45,7 @@ from summarizer.llm.embedder import (
     LocalEmbedder,
     Vector,
     cosine,
+    local_embedder,
     similarity_matrix,
 )
 from summarizer.tokens import TokenCounter
@@ -527,7 +528,7 @@ def test_converting_the_package_reproduces_the_pinned_file(tmp_path: Path) -> No
 
 @pytest.mark.local_model
 def test_the_embedder_implements_the_protocol_with_its_hash_in_the_identity(
-    embedder: LocalEmbedder,
+    embedder: LocalEmbedder, minilm: ResolvedEmbeddingModel
 ) -> None:
     assert isinstance(embedder, Embedder)
     assert embedder.identity.model == f"all-minilm-l6-v2@{MINILM.sha256[:8]}"
@@ -537,6 +538,8 @@ def test_the_embedder_implements_the_protocol_with_its_hash_in_the_identity(
     assert embedder.embed([]) == []
     with pytest.raises(TypeError, match="not one str"):
         embedder.embed("a single string")
+    # The one-call way in resolves the same converted file.
+    assert local_embedder(minilm.path.parent).identity == embedder.identity
 
 
 @pytest.mark.local_model
