@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from summarizer.call_schemas import sentence_id_field
 from summarizer.errors import BackendError
 from summarizer.llm import BackendIdentity, Completion, CompletionRequest
+from summarizer.llm.embedder import EmbedderIdentity
 from summarizer.schemas import Usage
+from summarizer.text import content_tokens
 
 Responder = Callable[[CompletionRequest], str]
 
@@ -93,3 +97,25 @@ def answer_http_request(body: dict[str, Any]) -> str:
         max_tokens=body.get("max_tokens") or body.get("max_completion_tokens") or 100,
     )
     return plausible_answer(request)
+
+
+class WordsEmbedder:
+    """A deterministic stand-in for the sentence embedder: content words hashed into a
+    fixed-size unit vector, so texts sharing words are close and others are not."""
+
+    dimensions = 256
+
+    @property
+    def identity(self) -> EmbedderIdentity:
+        return EmbedderIdentity(model="words-hash", dimensions=self.dimensions, max_tokens=10_000)
+
+    def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        vectors = []
+        for text in texts:
+            counts = [0.0] * self.dimensions
+            for token in content_tokens(text):
+                digest = hashlib.sha256(token.norm.encode()).digest()
+                counts[int.from_bytes(digest[:4], "big") % self.dimensions] += 1.0
+            norm = math.sqrt(sum(c * c for c in counts)) or 1.0
+            vectors.append(tuple(c / norm for c in counts))
+        return vectors

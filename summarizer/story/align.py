@@ -33,6 +33,9 @@ from summarizer.text import content_tokens
 MEANING_WEIGHT = 0.7
 WORDS_WEIGHT = 0.3
 MATCH_THRESHOLD = 0.55
+# How much closer another sentence of the seed's article may be to a candidate than the seed's
+# own evidence is, for the candidate still to match (see `reciprocal`).
+RECIPROCAL_SLACK = 0.05
 # A denying sentence words things its own way ("denied claims of weapons transfers" against
 # "accused of supplying ammunition"), so it needs less to count as about the same thing.
 DENIAL_THRESHOLD = 0.4
@@ -118,8 +121,19 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
         shared = len(words & sentence_words[column]) / len(words) if words else 0.0
         return MEANING_WEIGHT * meaning_row[column] + WORDS_WEIGHT * shared
 
+    def reciprocal(column: int, seed_columns: Sequence[int], article_id: str) -> bool:
+        """The candidate's own closest sentence in the seed's article is the seed's evidence
+        (or nearly as close): a lead sentence that resembles everything matches nothing."""
+        if not seed_columns:
+            return True
+        closest = max(alike[column][x] for x in columns[article_id])
+        return max(alike[column][x] for x in seed_columns) >= closest - RECIPROCAL_SLACK
+
     groups: list[Group] = []
     for row, (article_id, claim) in enumerate(claims):
+        seed_columns = [
+            i for i in columns[article_id] if claim.span[0] <= sentences[i][1].start < claim.span[1]
+        ]
         group = Group(seed=claim, seed_article=article_id)
         group.sites[article_id] = Site(article_id, claim.span[0], claim.span[1], claim, 1.0)
         probes = [(meaning[row], _words(claim.text))]
@@ -135,7 +149,12 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
                 denial: tuple[int, float] | None = None
                 for column in columns[other.id]:
                     value = max(score(m, w, column) for m, w in probes)
-                    if value >= MATCH_THRESHOLD and (best is None or value > best[1]):
+                    better = best is None or value > best[1]
+                    if (
+                        value >= MATCH_THRESHOLD
+                        and better
+                        and reciprocal(column, seed_columns, article_id)
+                    ):
                         best = (column, value)
                     denies = column in denying and value >= DENIAL_THRESHOLD
                     if denies and (denial is None or value > denial[1]):
