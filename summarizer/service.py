@@ -99,20 +99,35 @@ class Summarizer:
             meter=meter,
         )
 
-    def story(self, articles: Sequence[StoryArticle]) -> StoryResult:
+    def story(
+        self,
+        articles: Sequence[StoryArticle],
+        *,
+        results: Sequence[SummaryResult] | None = None,
+        meter: UsageMeter | None = None,
+    ) -> StoryResult:
         """One account of several articles on the same event (see `summarizer.story`).
 
         Each article's own result comes from `summarize` (so from the cache when the articles
         were summarised before); only the story step is new work. A capable backend (abstractive
         mode) judges the relations in batched calls; the embedded model leaves them to the rules.
+
+        `results`: the articles' own results, already computed (a batch's `items/`), in the
+        order of `articles`; they are used as they are, not summarised again. `meter` receives
+        the story step's calls (not the articles' runs) as they end.
         """
         from summarizer.story import build_story, distinct
 
+        known = (
+            {a.source.sha256: r for a, r in zip(articles, results, strict=True)} if results else {}
+        )
         unique, warnings = distinct(articles)
-        results = [self.summarize(article.source) for article in unique]
+        results = [
+            known.get(article.source.sha256) or self.summarize(article.source) for article in unique
+        ]
         identity = self.profile.identity
         used = {ref.sha256: ref for result in results for ref in result.prompts}
-        with metered() as meter:
+        with metered(meter) as meter:
             ask = None
             if self.mode == "abstractive":
                 template = self.prompts.get("relate")
