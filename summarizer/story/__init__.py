@@ -110,7 +110,7 @@ def build_story(
     if ask is not None:
         judge_with_model(groups, relations, aligned, ask)
     claims, variants, disagreements, matrix = compose_claims(groups, relations, aligned)
-    if not any(c.coverage is not Coverage.SINGLE for c in claims):
+    if not disagreements and not any(c.coverage is not Coverage.SINGLE for c in claims):
         raise StoryError(
             "the articles share no statement: they do not form one story (summarise them "
             "one by one instead)"

@@ -143,7 +143,7 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
                            if a != article_id and (a, site.start) in column_of]  # fmt: skip
                 probes += [(alike[c], sentence_words[c]) for c in matched]
             for other in articles:
-                if other.id in group.sites:
+                if other.id == article_id:
                     continue
                 best: tuple[int, float] | None = None
                 denial: tuple[int, float] | None = None
@@ -159,9 +159,11 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
                     denies = column in denying and value >= DENIAL_THRESHOLD
                     if denies and (denial is None or value > denial[1]):
                         denial = (column, value)
-                if denial is not None:
+                if denial is not None and (
+                    other.id not in group.denials or denial[1] > group.denials[other.id].score
+                ):
                     group.denials[other.id] = _site(other, sentences[denial[0]][1], denial[1])
-                if best is not None:
+                if best is not None and other.id not in group.sites:
                     group.sites[other.id] = _site(other, sentences[best[0]][1], best[1])
         groups.append(group)
 
