@@ -78,6 +78,9 @@ def _quote_variants(group: Group, texts: dict[str, str]) -> list[QuoteWording]:
             group_index = 1 if match.group(1) is not None else 2
             start = site.start + match.start(group_index)
             end = site.start + match.end(group_index)
+            # "…document,” Putin said": the comma belongs to the sentence, not to the remark.
+            while end > start and texts[article][end - 1] in ",.;: ":
+                end -= 1
             quoted.append((speaker, QuoteWording(article, start, end, texts[article][start:end])))
             break  # the sentence's first quotation is the remark it reports
     speakers = {speaker for speaker, _ in quoted if speaker}

@@ -108,8 +108,8 @@ def test_the_same_remark_worded_differently_is_a_quote_variant(tmp_path: Path) -
     assert variant.kind == "quote"
     wordings = {w.source: w.text for w in variant.wordings}
     assert wordings == {
-        "a1": "This is truly a landmark document for our two nations,",
-        "a2": "This is really a breakthrough document for our two nations,",
+        "a1": "This is truly a landmark document for our two nations",
+        "a2": "This is really a breakthrough document for our two nations",
     }
     texts = texts_of(story, inputs)
     for wording in variant.wordings:
