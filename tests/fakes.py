@@ -11,7 +11,7 @@ from typing import Any
 
 from summarizer.call_schemas import sentence_id_field
 from summarizer.errors import BackendError
-from summarizer.llm import BackendIdentity, Completion, CompletionRequest
+from summarizer.llm import BackendIdentity, Completion, CompletionRequest, Message
 from summarizer.llm.embedder import EmbedderIdentity
 from summarizer.schemas import Usage
 from summarizer.text import content_tokens
@@ -119,3 +119,41 @@ class WordsEmbedder:
             norm = math.sqrt(sum(c * c for c in counts)) or 1.0
             vectors.append(tuple(c / norm for c in counts))
         return vectors
+
+
+def quoting_answer(request: CompletionRequest) -> str:
+    """Like `plausible_answer`, but claims quote the sentences they cite (so claims about the
+    same event in different articles really are alike), and relation batches call every
+    statement the same."""
+    if request.schema_name == "RelationBatch":
+        defs = request.json_schema["$defs"]
+        groups = defs["GroupVerdict"]["properties"]["group"]["enum"]
+        articles = defs["StatementVerdict"]["properties"]["article"]["enum"]
+        return json.dumps({"groups": [
+            {"group": g, "statements": [{"article": a, "relation": "same"} for a in articles]}
+            for g in groups
+        ]})  # fmt: skip
+    answer = json.loads(plausible_answer(request))
+    if request.schema_name == "ChunkDigest":
+        numbered = dict(
+            line[1:].split("] ", 1)
+            for line in request.messages[-1].content.splitlines()
+            if line.startswith("[") and "] " in line
+        )
+        answer["claims"] = [
+            {"text": numbered[str(i)], "kind": "fact", "speaker": None, "sentence_ids": [i]}
+            for i in allowed_ids(request)[:12]
+        ]
+    return json.dumps(answer)
+
+
+def answer_quoting_http_request(body: dict[str, Any]) -> str:
+    """`quoting_answer` for the loopback server."""
+    spec = body["response_format"]["json_schema"]
+    request = CompletionRequest(
+        messages=tuple(Message.model_validate(m) for m in body["messages"]),
+        schema_name=spec["name"],
+        json_schema=spec["schema"],
+        max_tokens=100,
+    )
+    return quoting_answer(request)
