@@ -1,0 +1,331 @@
+"""Story metrics on hand-built StoryResults over the seed articles: each metric can fail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+
+import pytest
+
+from summarizer.evaluation.dataset import LabelledArticle, LabelledSuite, load_suite
+from summarizer.evaluation.matchers import LexicalMatcher
+from summarizer.evaluation.story_metrics import StoryMetrics, story_metrics, wording_overlap
+from summarizer.schemas import ClaimKind, ModelRef, Usage
+from summarizer.sources import Source
+from summarizer.story.result import (
+    Checked,
+    Coverage,
+    Disagreement,
+    Position,
+    Span,
+    StoryClaim,
+    StoryResult,
+    StorySource,
+    StorySummary,
+    Support,
+    Variant,
+    Wording,
+)
+from tests.evaluation.builders import SEEDS
+
+A000, A001, A002, A003, A004 = (
+    "000_792d328d63c8fd01",
+    "001_c7cab5bb4e64a322",
+    "002_6d3c99f1deddeec7",
+    "003_835030cc783f1d85",
+    "004_bc305e52182d6c2c",
+)
+ALL = [A000, A001, A002, A003, A004]
+
+
+@cache
+def seeds() -> LabelledSuite:
+    return load_suite(SEEDS)
+
+
+def article(article_id: str) -> LabelledArticle:
+    return seeds().article(article_id)
+
+
+def sid(article_id: str) -> str:
+    return f"a{ALL.index(article_id) + 1}"
+
+
+def span_of(article_id: str, text: str) -> tuple[str, tuple[int, int]]:
+    body = article(article_id).text
+    start = body.index(text)
+    return text, (start, start + len(text))
+
+
+def sentence_stating(article_id: str, fact_id: str) -> str:
+    """The first sentence of the article that the lexical matcher says states the fact."""
+    labelled = article(article_id)
+    fact = next(f for f in labelled.facts.facts if f.id == fact_id)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", labelled.text) if s.strip()]
+    for window in (1, 2):
+        for start in range(len(sentences) - window + 1):
+            text = labelled.text[labelled.text.index(sentences[start]) :]
+            text = text[
+                : text.index(sentences[start + window - 1]) + len(sentences[start + window - 1])
+            ]
+            if LexicalMatcher().matches(fact, text).present:
+                return text
+    raise AssertionError(f"no sentence of {article_id} states {fact_id}")
+
+
+def support(article_id: str, evidence: str) -> Support:
+    text, span = span_of(article_id, evidence)
+    return Support(
+        source=sid(article_id), evidence=text, span=span, claim_id=None, claim_text=None, score=1
+    )
+
+
+def claim(id: str, supports: Sequence[Support], *, coverage: Coverage | None = None) -> StoryClaim:
+    count = len({s.source for s in supports})
+    default = Coverage.ALL if count == 5 else Coverage.SINGLE if count == 1 else Coverage.SEVERAL
+    return StoryClaim(
+        id=id,
+        text=supports[0].evidence,
+        kind=ClaimKind.FACT,
+        speaker=None,
+        coverage=coverage or default,
+        support=list(supports),
+        checked=Checked.RULES,
+    )
+
+
+def stating(id: str, pairs: Sequence[tuple[str, str]]) -> StoryClaim:
+    """A claim supported in each article by the sentence that states that article's fact."""
+    return claim(id, [support(a, sentence_stating(a, f)) for a, f in pairs])
+
+
+def story(
+    claims: Sequence[StoryClaim] = (),
+    variants: Sequence[Variant] = (),
+    disagreements: Sequence[Disagreement] = (),
+    *,
+    paths: dict[str, str] | None = None,
+) -> StoryResult:
+    sources = []
+    for article_id in ALL:
+        labelled = article(article_id)
+        path = (paths or {}).get(article_id, str(labelled.path))
+        sources.append(
+            StorySource(
+                id=sid(article_id),
+                path=path,
+                sha256=Source(path=path, text=labelled.text).sha256 if paths is None else "0" * 64,
+                chars=len(labelled.text),
+                claims=0,
+            )
+        )
+    return StoryResult(
+        sources=sources,
+        claims=list(claims),
+        variants=list(variants),
+        disagreements=list(disagreements),
+        summary=StorySummary(headline="h", sentences=[]),
+        matrix=[],
+        model=ModelRef(backend="fake", name="scripted-1"),
+        embedder=None,
+        prompts=[],
+        relations_checked=Checked.RULES,
+        usage=Usage(),
+        warnings=[],
+    )
+
+
+def score(result: StoryResult) -> StoryMetrics:
+    return story_metrics(result, seeds(), LexicalMatcher())
+
+
+TREATY = [(a, f"{a[:3]}-f01") for a in ALL]
+
+
+def fact_row(metrics: StoryMetrics, fact_id: str) -> tuple[list[str], list[str], list[str]]:
+    row = next(f for f in metrics.shared_facts if f.id == fact_id)
+    return row.found, row.missed, row.wrong
+
+
+# --- support precision / recall ------------------------------------------------------------
+
+
+def test_a_claim_stated_in_all_five_articles_is_found_and_accepted() -> None:
+    metrics = score(story([stating("c1", TREATY)]))
+    assert fact_row(metrics, "s01") == (ALL, [], [])
+    assert metrics.acceptance["s01_all_articles"] is True
+    assert metrics.sources == {sid(a): a for a in ALL}
+
+
+def test_an_empty_story_loses_recall_and_predicts_nothing() -> None:
+    metrics = score(story())
+    assert metrics.support.correct == 0 and metrics.support.recall == 0.0
+    assert metrics.support.precision is None
+    assert fact_row(metrics, "s01") == ([], ALL, [])
+    assert not any(metrics.acceptance.values())
+
+
+def test_claiming_every_article_supports_everything_loses_precision() -> None:
+    # One claim whose evidence in each article is the whole article: it "states" every fact.
+    everything = claim("c1", [support(a, article(a).text) for a in ALL])
+    metrics = score(story([everything]))
+    # Every fact it is the claim of predicts all five articles, labelled or not...
+    claimed = [f for f in metrics.shared_facts if f.claim_id == "c1"]
+    assert metrics.support.predicted == 5 * len(claimed)
+    # ...so s07 (landmark document, labelled in 000-002 only) has 003 and 004 wrong.
+    assert fact_row(metrics, "s07")[2] == [A003, A004]
+    assert metrics.support.precision is not None and metrics.support.precision < 0.8
+    assert metrics.support.recall is not None and metrics.support.recall > 0.7
+
+
+def test_a_missing_article_is_named_and_fails_acceptance() -> None:
+    metrics = score(story([stating("c1", TREATY[:4])]))
+    assert fact_row(metrics, "s01") == (ALL[:4], [A004], [])
+    assert metrics.acceptance["s01_all_articles"] is False
+
+
+def test_an_article_cited_with_a_sentence_that_does_not_state_the_fact_is_wrong() -> None:
+    off_topic = support(A004, sentence_stating(A004, "004-f23"))  # the denial, not the treaty
+    metrics = score(story([claim("c1", [*stating("c1", TREATY[:4]).support, off_topic])]))
+    assert fact_row(metrics, "s01") == (ALL[:4], [A004], [A004])
+    assert metrics.support.precision is not None and metrics.support.precision < 1.0
+    assert metrics.acceptance["s01_all_articles"] is False
+
+
+def test_a_span_that_is_not_verbatim_in_the_seed_fails_acceptance() -> None:
+    good = stating("c1", TREATY)
+    first = good.support[0]
+    shifted = first.model_copy(update={"span": (first.span[0] + 1, first.span[1] + 1)})
+    metrics = score(story([good.model_copy(update={"support": [shifted, *good.support[1:]]})]))
+    assert fact_row(metrics, "s01")[0] == ALL  # the evidence still states it...
+    assert metrics.acceptance["s01_all_articles"] is False  # ...but not at that span
+
+
+def test_the_most_precise_claim_is_chosen_for_a_fact() -> None:
+    everything = claim("wide", [support(a, article(a).text) for a in ALL])
+    landmark = stating("narrow", [(A000, "000-f07"), (A001, "001-f06"), (A002, "002-f04")])
+    metrics = score(story([everything, landmark]))
+    row = next(f for f in metrics.shared_facts if f.id == "s07")
+    assert row.claim_id == "narrow" and row.wrong == []
+
+
+def test_sources_map_by_path_stem_when_the_text_differs() -> None:
+    paths = {a: f"elsewhere/{a}.txt" for a in ALL}
+    paths[A004] = "elsewhere/unknown.txt"
+    metrics = score(story([stating("c1", TREATY)], paths=paths))
+    assert metrics.unmapped_sources == ["a5"]
+    assert fact_row(metrics, "s01") == (ALL[:4], [A004], [])
+
+
+# --- quote variants ------------------------------------------------------------------------
+
+
+def wording(article_id: str, text: str) -> Wording:
+    evidence, span = span_of(article_id, text)
+    return Wording(source=sid(article_id), evidence=evidence, span=span, text=text)
+
+
+def variant(*wordings: Wording) -> Variant:
+    return Variant(
+        id="v1", claim_id="c1", kind="quote", speaker="Vladimir Putin",
+        wordings=list(wordings), checked=Checked.RULES,
+    )  # fmt: skip
+
+
+LANDMARK = wording(A000, "This is truly a landmark document")
+BREAKTHROUGH = wording(A001, "It is really a breakthrough document")
+TRULY_BREAKTHROUGH = wording(A002, "a truly breakthrough document")
+
+
+def group(metrics: StoryMetrics, group_id: str) -> bool:
+    return next(g for g in metrics.variant_groups if g.id == group_id).found
+
+
+def test_the_landmark_breakthrough_variant_is_found_in_all_three_articles() -> None:
+    metrics = score(story(variants=[variant(LANDMARK, BREAKTHROUGH, TRULY_BREAKTHROUGH)]))
+    assert group(metrics, "q01") and metrics.acceptance["q01_all_articles"]
+    assert metrics.variant_groups_found == 1
+
+
+def test_two_articles_find_the_group_but_not_the_acceptance() -> None:
+    metrics = score(story(variants=[variant(LANDMARK, BREAKTHROUGH)]))
+    assert group(metrics, "q01") and not metrics.acceptance["q01_all_articles"]
+
+
+def test_a_variant_of_another_remark_does_not_find_the_group() -> None:
+    unrelated = wording(A001, "dearest friend of the Korean people")
+    metrics = score(story(variants=[variant(LANDMARK, unrelated)]))
+    assert not group(metrics, "q01") and metrics.variant_groups_found == 0
+
+
+def test_wording_overlap_threshold_separates_translations_from_other_remarks() -> None:
+    assert wording_overlap(BREAKTHROUGH.text, TRULY_BREAKTHROUGH.text) >= 0.5
+    assert wording_overlap(LANDMARK.text, "dearest friend of the Korean people") == 0.0
+
+
+# --- disagreements -------------------------------------------------------------------------
+
+ACCUSATION = "The United States and its allies have accused North Korea"
+
+
+def position(*spans: Span) -> Position:
+    return Position(statement="s", spans=list(spans))
+
+
+def at(article_id: str, text: str) -> Span:
+    evidence, span = span_of(article_id, text)
+    return Span(source=sid(article_id), evidence=evidence, span=span)
+
+
+def disagreement(*positions: Position) -> Disagreement:
+    return Disagreement(
+        id="x1", topic="weapons", claim_ids=[], positions=list(positions), checked=Checked.RULES
+    )
+
+
+def found(metrics: StoryMetrics, label_id: str) -> bool:
+    return next(d for d in metrics.disagreements if d.id == label_id).found
+
+
+def test_a_disagreement_with_both_sides_is_found() -> None:
+    denial = sentence_stating(A004, "004-f23")
+    sides = disagreement(position(at(A000, ACCUSATION)), position(at(A004, denial)))
+    assert found(score(story(disagreements=[sides])), "d01")
+
+
+def test_a_disagreement_with_one_side_only_is_not_found() -> None:
+    one_side = disagreement(position(at(A000, ACCUSATION)), position(at(A001, "Pyongyang")))
+    metrics = score(story(disagreements=[one_side]))
+    assert not found(metrics, "d01")
+    assert next(d for d in metrics.disagreements if d.id == "d01").covered_positions == 1
+
+
+def test_both_sides_lumped_into_one_position_is_not_found() -> None:
+    denial = sentence_stating(A004, "004-f23")
+    lumped = disagreement(
+        position(at(A000, ACCUSATION), at(A004, denial)), position(at(A001, ACCUSATION))
+    )
+    metrics = score(story(disagreements=[lumped]))
+    assert not found(metrics, "d01")
+    assert next(d for d in metrics.disagreements if d.id == "d01").covered_positions == 2
+
+
+# --- single-source facts -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("coverage", "share"), [(Coverage.SINGLE, 1.0), (Coverage.SEVERAL, 0.0)])
+def test_single_source_facts_count_only_when_marked_single(
+    coverage: Coverage, share: float
+) -> None:
+    # 000-f19 (AFP footage of Putin arriving in Hanoi) is in no shared fact.
+    hanoi = claim("c1", [support(A000, sentence_stating(A000, "000-f19"))], coverage=coverage)
+    singles = score(story([hanoi])).single_facts
+    assert "000-f19" in {f.fact_id for f in singles.facts}
+    assert singles.share == share
+    assert singles.total > singles.stated > 0
+
+
+def test_single_source_share_is_none_when_the_story_states_none() -> None:
+    singles = score(story()).single_facts
+    assert singles.stated == 0 and singles.share is None
