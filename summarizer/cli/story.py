@@ -1,0 +1,74 @@
+"""`summarizer story`: several articles on one event into one verified account."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from summarizer.cli import app
+from summarizer.cli.options import OUT, model_options, notice_default_backend, settings_from
+
+
+class StoryFormat(StrEnum):
+    json = "json"
+    md = "md"
+
+
+ARTICLES = typer.Argument(
+    ..., help="Two or more articles: files, directories, or .jsonl (id, text, outlet, title, url)."
+)
+STORY_FORMAT = typer.Option(StoryFormat.json, "--format", "-f", help="Output format.")
+GLOB = typer.Option("*.txt", "--glob", help="Which files to take from directories.")
+
+
+@app.command()
+@model_options
+def story(
+    ctx: typer.Context,
+    articles: list[str] = ARTICLES,
+    output: Path | None = OUT,
+    fmt: StoryFormat = STORY_FORMAT,
+    glob: str = GLOB,
+) -> None:
+    """One account of several outlets' articles: what all agree on, variants, disagreements."""
+    from summarizer.batch.inputs import discover
+    from summarizer.errors import InputError
+    from summarizer.files import write_atomic
+    from summarizer.service import Summarizer
+    from summarizer.story import StoryArticle
+    from summarizer.story.render import render_story
+
+    settings = settings_from(ctx.params)
+    found = discover(articles, pattern=glob)
+    # Every article is read before any call: a bad one fails the story before anything is spent.
+    problems = [f"{p.origin}: {p.reason}" for p in found.problems]
+    problems += [f"{i.origin}: {i.error}" for i in found.items if i.error is not None]
+    if problems:
+        raise InputError("; ".join(problems))
+    inputs = [
+        StoryArticle(
+            source=item.source,
+            outlet=_text(item.metadata, "outlet"),
+            title=_text(item.metadata, "title"),
+            url=_text(item.metadata, "url"),
+        )
+        for item in found.items
+        if item.source is not None
+    ]
+    notice_default_backend(settings)
+    service = Summarizer(settings)
+    try:
+        text = render_story(service.story(inputs), fmt.value)
+    finally:
+        service.close()
+    if output is None:
+        typer.echo(text)
+    else:
+        write_atomic(output, text + "\n")
+
+
+def _text(metadata: dict[str, object] | None, key: str) -> str | None:
+    value = (metadata or {}).get(key)
+    return value if isinstance(value, str) else None
