@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,7 +46,37 @@ def plausible_answer(request: CompletionRequest) -> str:
         return json.dumps(
             {"headline": "Merged", "summary": "A merged summary.", "key_points": ["merged"]}
         )
+    if request.schema_name == "RelationBatch":
+        # Every statement of every group shown is "same"; without the prompt (no messages),
+        # every article the schema allows.
+        definitions = request.json_schema["$defs"]
+        numbers = definitions["GroupVerdict"]["properties"]["group"]["enum"]
+        articles = definitions["StatementVerdict"]["properties"]["article"]["enum"]
+        shown = shown_groups(request)
+        return json.dumps(
+            {"groups": [
+                {"group": n, "statements": [
+                    {"article": a, "relation": "same"} for a in shown.get(n, articles)
+                ]}
+                for n in numbers
+            ]}
+        )  # fmt: skip
     raise AssertionError(f"unexpected schema {request.schema_name}")
+
+
+_GROUP_HEADER = re.compile(r"^\[(\d+)\] claim:", re.MULTILINE)
+_STATEMENT = re.compile(r"^  \(([^)\s]+)\) ", re.MULTILINE)
+
+
+def shown_groups(request: CompletionRequest) -> dict[int, list[str]]:
+    """The articles listed under each numbered group of a relation prompt."""
+    text = "\n".join(message.content for message in request.messages)
+    headers = list(_GROUP_HEADER.finditer(text))
+    shown: dict[int, list[str]] = {}
+    for header, following in zip(headers, [*headers[1:], None], strict=True):
+        block = text[header.end() : following.start() if following else len(text)]
+        shown[int(header.group(1))] = list(dict.fromkeys(_STATEMENT.findall(block)))
+    return shown
 
 
 class ScriptedBackend:
