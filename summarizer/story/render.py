@@ -1,19 +1,29 @@
-"""Render a story for programs (JSON) or people (Markdown)."""
+"""Render a story for programs (JSON) or people (Markdown, or the HTML page in `html`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
+from summarizer.story.html import render_html
 from summarizer.story.result import Cell, StoryResult
 
-StoryFormat = Literal["json", "md"]
+StoryFormat = Literal["json", "md", "html"]
 
 _CELL_MARK = {Cell.STATES: "●", Cell.NOT_MENTIONED: "·", Cell.CONTRADICTS: "✗"}
 
 
-def render_story(story: StoryResult, fmt: StoryFormat) -> str:
+def render_story(
+    story: StoryResult, fmt: StoryFormat, *, texts: Mapping[str, str] | None = None
+) -> str:
+    """`texts` (source id -> article text) is needed for "html" only: the page shows each
+    article with its evidence highlighted, and the result does not hold the articles."""
     if fmt == "json":
         return story.model_dump_json(indent=2)
+    if fmt == "html":
+        if texts is None:
+            raise ValueError("the html page needs the articles' texts (texts=...)")
+        return render_html(story, texts)
     return render_markdown(story)
 
 
