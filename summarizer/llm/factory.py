@@ -120,14 +120,6 @@ class LazyBackend:
 
 def create_embedder(settings: Settings) -> Embedder:
     """The offline sentence embedder (converted once into the models directory, verified)."""
-    from summarizer.llm.catalogue import (
-        DEFAULT_EMBEDDING_MODEL,
-        embedding_entry,
-        resolve_embedding_model,
-    )
-    from summarizer.llm.embedder import LocalEmbedder
+    from summarizer.llm.embedder import local_embedder
 
-    resolved = resolve_embedding_model(
-        embedding_entry(DEFAULT_EMBEDDING_MODEL), settings.models_dir
-    )
-    return LocalEmbedder.from_resolved(resolved, threads=settings.threads)
+    return local_embedder(settings.models_dir, threads=settings.threads)
