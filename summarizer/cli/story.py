@@ -14,6 +14,7 @@ from summarizer.cli.options import OUT, model_options, notice_default_backend, s
 class StoryFormat(StrEnum):
     json = "json"
     md = "md"
+    html = "html"
 
 
 ARTICLES = typer.Argument(
@@ -60,9 +61,14 @@ def story(
     notice_default_backend(settings)
     service = Summarizer(settings)
     try:
-        text = render_story(service.story(inputs), fmt.value)
+        told = service.story(inputs)
     finally:
         service.close()
+    # The page shows each article's text; the result holds only spans into them. A source is
+    # found by its sha256, since a repeated article is dropped and the ids skip it.
+    by_sha = {article.source.sha256: article.source.text for article in inputs}
+    texts = {source.id: by_sha[source.sha256] for source in told.sources}
+    text = render_story(told, fmt.value, texts=texts)
     if output is None:
         typer.echo(text)
     else:
