@@ -12,6 +12,13 @@ fsync per state change, which would stall the event loop three times per item. A
 cut the last few changes may roll back; that is safe: outputs are fsynced before they are
 marked done, so an output whose "done" was lost is found and adopted by the next run, and an
 item whose output was lost is simply run again. All writes come from the runner's event loop.
+
+Stories (`batch --stories`, `stories.py`) have a table of their own, one row per story: its
+members (item id and input hash of each article), its state (`done`, `failed`, or `rejected`:
+the articles do not form a story) and its output. The same order holds: the story file is
+written atomically first, its row second, so a `done` row always has its file, and a file
+whose row was lost is adopted by the next run when its sources are the members' inputs. The
+table is created with the ledger, or on the first story written into a ledger made before it.
 """
 
 from __future__ import annotations
@@ -56,6 +63,22 @@ CREATE TABLE IF NOT EXISTS items (
     "CREATE INDEX IF NOT EXISTS items_by_hash ON items (input_sha256, state)",
 )
 
+_STORIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    id                TEXT PRIMARY KEY,
+    members           TEXT NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('done', 'failed', 'rejected')),
+    last_error        TEXT,
+    output_path       TEXT,
+    calls             INTEGER NOT NULL DEFAULT 0,
+    cached_calls      INTEGER NOT NULL DEFAULT 0,
+    failed_calls      INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    updated_at        TEXT NOT NULL
+)
+"""
+
 
 # Each Usage field has a column of the same name (see _SCHEMA).
 _USAGE_COLUMNS = tuple(Usage.model_fields)
@@ -95,6 +118,36 @@ class LedgerRow(BaseModel):
         return Usage.model_validate(self.model_dump(include=set(_USAGE_COLUMNS)))
 
 
+class StoryState(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    REJECTED = "rejected"  # the articles do not form a story; not retried until they change
+
+
+# A story's articles: (item id, input sha256) per article, sorted by id.
+Members = tuple[tuple[str, str], ...]
+
+
+class StoryRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    members: Members
+    state: StoryState
+    last_error: str | None
+    output_path: str | None
+    calls: int
+    cached_calls: int
+    failed_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    updated_at: str
+
+    @property
+    def usage(self) -> Usage:
+        return Usage.model_validate(self.model_dump(include=set(_USAGE_COLUMNS)))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -123,7 +176,7 @@ class Ledger:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 with self._transaction():
-                    for statement in _SCHEMA:
+                    for statement in (*_SCHEMA, _STORIES_SCHEMA):
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 version = SCHEMA_VERSION
@@ -222,6 +275,56 @@ class Ledger:
                 " finished_at = ?, updated_at = ? WHERE id = ?",
                 (state.value, error, output_path, *_usage(usage), now, now, item_id),
             )
+
+    # --- stories -----------------------------------------------------------------------------
+
+    def story_rows(self) -> list[StoryRow]:
+        try:
+            cursor = self._db.execute("SELECT * FROM stories ORDER BY id")
+        except sqlite3.OperationalError:  # a ledger from before stories: none recorded yet
+            return []
+        rows = []
+        for row in cursor.fetchall():
+            values = dict(row)
+            values["members"] = tuple(tuple(pair) for pair in json.loads(values["members"]))
+            rows.append(StoryRow.model_validate(values))
+        return rows
+
+    def record_story(
+        self,
+        story_id: str,
+        *,
+        members: Members,
+        state: StoryState,
+        output_path: str | None,
+        error: str | None,
+        usage: Usage,
+    ) -> None:
+        """Record a story's outcome; for `done`, call only after its file is durably in place."""
+        columns = ", ".join(_USAGE_COLUMNS)
+        marks = ", ".join("?" for _ in _USAGE_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _USAGE_COLUMNS)
+        with self._transaction():
+            self._db.execute(_STORIES_SCHEMA)
+            self._db.execute(
+                f"""
+                INSERT INTO stories (id, members, state, last_error, output_path, {columns},
+                                     updated_at)
+                VALUES (?, ?, ?, ?, ?, {marks}, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    members = excluded.members, state = excluded.state,
+                    last_error = excluded.last_error, output_path = excluded.output_path,
+                    {updates}, updated_at = excluded.updated_at
+                """,
+                (story_id, json.dumps(members), state.value, error, output_path, *_usage(usage),
+                 self._clock()),
+            )  # fmt: skip
+
+    def forget_story(self, story_id: str) -> None:
+        """Drop a story's row; call only after its file is gone."""
+        with self._transaction():
+            self._db.execute(_STORIES_SCHEMA)
+            self._db.execute("DELETE FROM stories WHERE id = ?", (story_id,))
 
     def close(self) -> None:
         self._db.close()

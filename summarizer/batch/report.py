@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from summarizer.batch.ledger import ItemState, Ledger
+from summarizer.batch.stories import StoriesReport
 from summarizer.files import write_atomic
 from summarizer.schemas import Usage
 
@@ -62,10 +63,13 @@ class BatchReport(_Model):
     rate_limit_wait_s: float
     estimated_cost_usd: float | None
     throughput: Throughput
+    # With --stories: one line per story (built, unchanged, recovered, rejected, failed, removed).
+    stories: StoriesReport | None = None
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else 0
+        failed_stories = self.stories is not None and self.stories.counts.failed > 0
+        return 1 if self.failures or failed_stories else 0
 
 
 def rebuild_results(ledger: Ledger, out_dir: Path) -> int:
@@ -114,7 +118,24 @@ def render_text(report: BatchReport) -> str:
         f"throughput {report.throughput.items_per_s:.2f} items/s, "
         f"{report.throughput.calls_per_s:.2f} calls/s · report {report.out_dir}/{REPORT_NAME}",
     ]
+    if report.stories is not None:
+        lines += _story_lines(report.stories)
     if report.failures:
         lines.append("failed:")
         lines += [f"  {f.id or f.origin}: {f.reason}" for f in report.failures]
     return "\n".join(lines)
+
+
+def _story_lines(stories: StoriesReport) -> list[str]:
+    s = stories.counts
+    parts = [
+        f"{count} {name}" for name, count in s.model_dump().items() if count and name != "stories"
+    ]
+    lines = [
+        f"stories {s.stories}{': ' + ', '.join(parts) if parts else ''} · "
+        f"{len(stories.alone)} article{'s' * (len(stories.alone) != 1)} in no story"
+    ]
+    for line in stories.stories:
+        note = f" ({line.reason})" if line.reason and line.status != "removed" else ""
+        lines.append(f"  {line.id}: {line.status}, {len(line.articles)} articles{note}")
+    return lines

@@ -19,6 +19,9 @@ is atomic.
 
 Per item: `schedule` (pending) → `mark_running` → summarise → `write_atomic(items/<id>.json)` →
 `mark_done`, or `mark_failed` with the reason. See `ledger.py` for why that order is kill-safe.
+
+With `stories`, once every item has its outcome, the run's done items are grouped into stories
+and each story that changed is built from the items' stored results (`stories.py`).
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from summarizer.batch.cancel import CancelToken, cancellable_sleep, current_token
 from summarizer.batch.events import BatchObserver, ItemEvent, ItemStatus, SilentObserver, utc_now
 from summarizer.batch.inputs import BatchItem, Discovery, InputProblem
-from summarizer.batch.layout import ITEMS_DIR, LEDGER_NAME, output_path, read_result
-from summarizer.batch.ledger import Ledger
+from summarizer.batch.layout import ITEMS_DIR, LEDGER_NAME, STORIES_DIR, output_path, read_result
+from summarizer.batch.ledger import ItemState, Ledger
 from summarizer.batch.lock import exclusive_lock
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.report import (
@@ -52,6 +55,7 @@ from summarizer.batch.report import (
     rebuild_results,
     write_report,
 )
+from summarizer.batch.stories import Member, StoriesReport, run_stories
 from summarizer.batch.throttle import ThrottledBackend
 from summarizer.batch.triage import Fail, Recover, Skip, Summarize, observe, triage
 from summarizer.config import Settings
@@ -59,6 +63,7 @@ from summarizer.errors import SummarizerError
 from summarizer.files import write_atomic
 from summarizer.llm import Backend
 from summarizer.llm.calls import RetryPolicy, UsageMeter
+from summarizer.llm.embedder import Embedder
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pricing import estimate_cost
 from summarizer.schemas import SummaryResult, Usage
@@ -87,6 +92,8 @@ class BatchOptions(BaseModel):
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
     item_timeout: float | None = Field(default=None, gt=0)
+    # After the items: group the done ones into stories and build those that changed.
+    stories: bool = False
 
 
 def run_batch(
@@ -98,6 +105,7 @@ def run_batch(
     profile: BackendProfile | None = None,
     observer: BatchObserver | None = None,
     limiter: RateLimiter | None = None,
+    embedder: Embedder | None = None,
 ) -> BatchReport:
     """Summarise every item not already done into `options.out_dir`; see the module docstring.
 
@@ -122,6 +130,8 @@ def run_batch(
             # A backend we build is ours to close (the throttle passes `close` on); one passed
             # in belongs to the caller.
             owns_backend=backend is None,
+            # Story grouping and alignment; built on first use unless one is passed in.
+            embedder=embedder,
         )
         # Building the token encoder takes most of a second of CPU; done here, before any item's
         # clock starts, it does not count against the first items' --item-timeout.
@@ -130,6 +140,8 @@ def run_batch(
             run = _Run(discovery, service, throttled, ledger, options, observer or SilentObserver())
             try:
                 asyncio.run(run.execute())
+                if options.stories:
+                    run.build_stories()
             except KeyboardInterrupt:
                 run.interrupted = True
                 raise
@@ -141,7 +153,7 @@ def run_batch(
 
 def _sweep_temp_files(out_dir: Path) -> None:
     """Remove temp files of writes cut short by a kill; we hold the lock, so none is live."""
-    for folder in (out_dir, out_dir / ITEMS_DIR):
+    for folder in (out_dir, out_dir / ITEMS_DIR, out_dir / STORIES_DIR):
         if folder.is_dir():
             for temp in folder.glob(".*.tmp"):
                 temp.unlink(missing_ok=True)
@@ -188,6 +200,7 @@ class _Run:
         self.failures: list[Failure] = []
         self.usage = Usage()
         self.interrupted = False
+        self.stories: StoriesReport | None = None
         self.started_at = utc_now()
         self._clock_start = time.monotonic()
         self._live_tokens: set[CancelToken] = set()
@@ -417,6 +430,23 @@ class _Run:
             )
         )  # fmt: skip
 
+    # --- stories -------------------------------------------------------------------------------
+
+    def build_stories(self) -> None:
+        """Group this run's done items into stories and build the ones that changed."""
+        members = []
+        for item in self.discovery.items:
+            row = self.ledger.get(item.id)
+            if (
+                item.source is not None
+                and row is not None
+                and row.state is ItemState.DONE
+                and row.input_sha256 == item.input_sha256
+            ):
+                members.append(Member(item.id, item.input_sha256, item.source, item.metadata))
+        self.stories = run_stories(members, self.service, self.ledger, self.out_dir)
+        self.usage = self.usage + self.stories.usage
+
     # --- the end -------------------------------------------------------------------------------
 
     def finish(self) -> BatchReport:
@@ -434,6 +464,7 @@ class _Run:
             duration_s=round(duration, 3),
             interrupted=self.interrupted,
             counts=self.counts,
+            stories=self.stories,
             failures=self.failures,
             usage=self.usage,
             rate_limited_calls=stats.rate_limited,

@@ -38,6 +38,12 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress or summary; failu
 LOG_FORMAT = typer.Option(
     LogFormat.text, "--log-format", help="json: one JSON line per item on stderr (for cron)."
 )
+STORIES = typer.Option(
+    False,
+    "--stories",
+    help="Then group the done items into stories (JSONL 'story' field, else similar articles) "
+    "and write DIR/stories/<id>.json; a story is redone only when one of its articles changed.",
+)
 BATCH_DRY_RUN = typer.Option(
     False, "--dry-run", help="Show items, chunks, calls, tokens and cost; call nothing."
 )
@@ -56,6 +62,7 @@ def batch(
     item_timeout: float | None = ITEM_TIMEOUT,
     quiet: bool = QUIET,
     log_format: LogFormat = LOG_FORMAT,
+    stories: bool = STORIES,
     dry_run: bool = BATCH_DRY_RUN,
 ) -> None:
     """Summarise many articles into --out; a rerun skips what is done and retries failures."""
@@ -74,12 +81,17 @@ def batch(
     if not found.items and not found.problems:
         raise ConfigError(f"no inputs: nothing in {' '.join(inputs)} matches --glob {glob!r}")
     if dry_run:
-        typer.echo(plan_batch(found, settings, out).model_dump_json(indent=2))
+        typer.echo(plan_batch(found, settings, out, stories=stories).model_dump_json(indent=2))
         return
     if log_format is LogFormat.text and not quiet:
         notice_default_backend(settings)
     options = BatchOptions(
-        out_dir=out, concurrency=concurrency, rpm=rpm, tpm=tpm, item_timeout=item_timeout
+        out_dir=out,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        item_timeout=item_timeout,
+        stories=stories,
     )
     json_log = JsonLinesObserver(sys.stderr) if log_format is LogFormat.json else None
     progress = RichProgressObserver() if not (json_log or quiet) and sys.stderr.isatty() else None
