@@ -233,16 +233,26 @@ class _Page:
         )
 
     def reader(self) -> str:
+        # Until a click fills it, the pane lists the articles, each a way in.
+        index = "".join(
+            f'<li><button type="button" class="quote-btn" '
+            f"{self._open(s.id, [], f'The whole of {self.names[s.id]}')}>"
+            f'<span class="who">{escape(s.id)} · {s.chars:,} characters · '
+            f"{_plural(s.claims, 'claim')} of its own</span>"
+            f"{escape(self.names[s.id])}</button></li>"
+            for s in self.story.sources
+        )
         return (
             '<aside id="reader" aria-labelledby="reader-title">'
             '<div class="reader-head">'
-            '<h2 id="reader-title">Article</h2>'
+            '<h2 id="reader-title">The articles</h2>'
             '<button type="button" id="reader-close" aria-label="Close the article">×</button>'
             '<p id="reader-path" class="reader-path"></p>'
             '<p id="reader-caption" class="reader-caption">Click a cell of the table, a '
             "wording or a position to read the article it comes from, with the evidence "
             "highlighted.</p></div>"
-            '<div id="reader-text" class="article-text" tabindex="-1"></div>'
+            '<div id="reader-text" class="article-text" tabindex="-1">'
+            f'<ul class="reader-index">{index}</ul></div>'
             "</aside>"
         )
 
@@ -289,7 +299,7 @@ class _Page:
     def data(self) -> str:
         """The data block: each source's name, path and text, for the reader."""
         payload = {
-            s.id: {"name": self.names[s.id], "path": s.path, "text": self.texts[s.id]}
+            s.id: {"name": self.names[s.id], "path": f"{s.id} · {s.path}", "text": self.texts[s.id]}
             for s in self.story.sources
         }
         return _json_for_script(payload)
@@ -463,7 +473,7 @@ th.claim { text-align: left; font-weight: 400; padding: .55rem .75rem; vertical-
   display: inline-block; min-width: 1.9rem; margin-right: .4rem; color: var(--muted);
   font: 600 .75rem/1.6 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 }
-.ctext { display: inline; }
+.ctext { display: inline; font-size: .93rem; }
 .tags { display: flex; flex-wrap: wrap; gap: .3rem; margin: .3rem 0 0 2.3rem; }
 .tag {
   font-size: .7rem; padding: .05rem .45rem; border-radius: .6rem; background: var(--none-bg);
@@ -472,10 +482,12 @@ th.claim { text-align: left; font-weight: 400; padding: .55rem .75rem; vertical-
 .tag.cov-all { background: var(--states-bg); color: var(--states); font-weight: 600; }
 .tag.cov-several { background: #e7eefb; color: var(--accent); }
 td.cell {
-  padding: 0; text-align: center; vertical-align: middle; border-left: 1px solid var(--line);
+  position: relative; height: 2.6rem; padding: 0; text-align: center;
+  border-left: 1px solid var(--line);
 }
+/* The button fills its cell, whatever the row's height, so all of the cell is the target. */
 .cell-btn {
-  width: 100%; min-height: 2.6rem; height: 100%; border: 0; font-size: 1rem; cursor: pointer;
+  position: absolute; inset: 0; width: 100%; border: 0; font-size: 1.15rem; cursor: pointer;
   background: transparent; color: inherit;
 }
 .states, .states .cell-btn { background: var(--states-bg); color: var(--states); }
@@ -532,6 +544,9 @@ q { quotes: "“" "”"; }
   overflow-wrap: anywhere; font-size: .95rem; line-height: 1.65;
 }
 .article-text:focus { outline: none; }
+.reader-index {
+  list-style: none; margin: 0; padding: 0; display: grid; gap: .5rem; white-space: normal;
+}
 mark {
   background: var(--mark); color: inherit; padding: .05em 0; border-radius: .15em;
   box-shadow: 0 0 0 2px var(--mark);
