@@ -17,9 +17,10 @@ from summarizer.cli import app
 from summarizer.cli.options import model_options, settings_from
 
 if TYPE_CHECKING:
-    from summarizer.evaluation.runner import EvalReport
+    from summarizer.evaluation.runner import EvalReport, StoryFn
     from summarizer.schemas import SummaryResult
     from summarizer.service import Summarizer
+    from summarizer.story import StoryResult
 
 
 @app.command("eval")
@@ -49,9 +50,11 @@ def eval_command(
         None, "--baselines", help="Folder of per-model baselines (default: evals/baselines)."
     ),
 ) -> None:
-    """Run the eval suite: fact recall, claim support, specifics; fail on a regression."""
+    """Run the eval suite: fact recall, claim support, specifics, and the story's support,
+    variants and disagreements; fail on a regression."""
     from summarizer.evaluation.dataset import load_model
     from summarizer.evaluation.matchers import build_matcher
+    from summarizer.evaluation.runner import story_summary_lines
     from summarizer.evaluation.session import evaluate
     from summarizer.paths import runs_dir
     from summarizer.schemas import SummaryResult
@@ -64,13 +67,17 @@ def eval_command(
 
     service: Summarizer | None = None
     summarize_fn: Callable[[Path], SummaryResult]
+    story_fn: StoryFn | None = None
     if summaries is None:
         settings = settings_from(ctx.params)
         live = service = Summarizer(settings)
 
         def summarize_fn(article: Path) -> SummaryResult:
             return live.summarize_path(str(article))
+
+        story_fn = _story_fn(live)
     else:
+        # Saved summaries promise no model calls; the story step may call one, so it is skipped.
         directory = summaries
 
         def summarize_fn(article: Path) -> SummaryResult:
@@ -78,14 +85,18 @@ def eval_command(
 
     try:
         outcome = evaluate(
-            suite, summarize_fn, fact_matcher, out_dir=out or runs_dir() / "eval",
-            baselines_dir=baselines, baseline_file=baseline,
+            suite, summarize_fn, fact_matcher, story_fn=story_fn,
+            out_dir=out or runs_dir() / "eval", baselines_dir=baselines, baseline_file=baseline,
             update_baseline=update_baseline, log_path=log or runs_dir() / "eval.jsonl",
         )  # fmt: skip
     finally:
         if service is not None:
             service.close()
     typer.echo(_table(outcome.report))
+    if outcome.report.story is not None:
+        typer.echo("\n".join(story_summary_lines(outcome.report.story)))
+    elif summaries is not None:
+        typer.echo("story metrics: not computed with --summaries (the story step may call a model)")
     typer.echo(f"reports: {outcome.report_files[0]} and {outcome.report_files[1]}")
     if outcome.baseline_written:
         typer.echo(f"baseline written: {outcome.baseline_file}")
@@ -100,6 +111,20 @@ def eval_command(
         typer.echo(f"error: eval regression against {outcome.baseline_file}", err=True)
         typer.echo(outcome.comparison.describe(), err=True)
         raise typer.Exit(1)
+
+
+def _story_fn(service: Summarizer) -> StoryFn:
+    """The story of the articles from their results in this run (never summarised again)."""
+    from collections.abc import Sequence
+
+    from summarizer.sources import read_source
+    from summarizer.story import StoryArticle
+
+    def story_fn(runs: Sequence[tuple[Path, SummaryResult]]) -> StoryResult:
+        articles = [StoryArticle(source=read_source(str(path))) for path, _ in runs]
+        return service.story(articles, results=[result for _, result in runs])
+
+    return story_fn
 
 
 def checkout_evals(option: str, *, root: Path | None = None) -> Path:

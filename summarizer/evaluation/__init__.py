@@ -3,6 +3,8 @@
     dataset      eval files (suite, facts, story) as validated models; `load_suite`
     matchers     FactMatcher protocol; overlap (baseline), lexical (default), embedding, judge
     metrics      pure scores for one result: fact recall, claim support, specifics, length
+    story_metrics  pure scores for one story against story.json: support pairs, variants,
+                 disagreements, single-source facts, the acceptance checks
     calibration  agreement of a matcher with human judgements (REALSumm)
     runner       run a suite, write its report, append to the run log
     gate         baselines per backend and model; compare a run with one; EvalRegression
@@ -48,6 +50,7 @@ from summarizer.evaluation.runner import (
     run_suite,
     write_eval_report,
 )
+from summarizer.evaluation.story_metrics import StoryMetrics, story_metrics
 
 __all__ = [
     "ArticleFacts",
@@ -64,6 +67,7 @@ __all__ = [
     "MatcherInfo",
     "OverlapMatcher",
     "Story",
+    "StoryMetrics",
     "Suite",
     "append_run_log",
     "article_metrics",
@@ -77,5 +81,6 @@ __all__ = [
     "matched_text",
     "run_suite",
     "save_baseline",
+    "story_metrics",
     "write_eval_report",
 ]

@@ -1,12 +1,14 @@
 """Run a suite, write its report, and keep a log of every run.
 
-    run_suite(suite_dir, summarize_fn, matcher) -> EvalReport
+    run_suite(suite_dir, summarize_fn, matcher, story_fn=...) -> EvalReport
     write_eval_report(report, out_dir)             report.json + report.md
     append_run_log(report, path) / read_run_log    one JSON line per run, append-only
 
 `summarize_fn(path) -> SummaryResult` is injected, so the harness never builds a backend and
-tests drive it with scripted results. The gate that compares a report with a baseline is in
-`gate.py`.
+tests drive it with scripted results. So is `story_fn`, which builds the story of the suite's
+story articles from the per-article results this run already has (never summarising them
+again); its scores are in `story_metrics.py`. The gate that compares a report with a baseline
+is in `gate.py`.
 
 Aggregates are micro-averages: core recall is matched core facts over all core facts of the
 suite, so an article with many facts weighs more than one with few.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -28,13 +30,18 @@ from summarizer.evaluation.dataset import (
     Fact,
     Importance,
     LabelledSuite,
+    Story,
     load_suite,
 )
 from summarizer.evaluation.matchers.base import FactMatcher, MatcherInfo
 from summarizer.evaluation.metrics import ArticleMetrics, UsageStats, article_metrics
+from summarizer.evaluation.story_metrics import StoryMetrics, story_metrics
 from summarizer.schemas import ModelRef, PromptRef, SummaryResult, Usage
+from summarizer.story.result import StoryResult
 
 SummarizeFn = Callable[[Path], SummaryResult]
+# (article path, its result) for each story article that ran, in the story's order.
+StoryFn = Callable[[Sequence[tuple[Path, SummaryResult]]], StoryResult]
 REPORT_SCHEMA_VERSION: Literal["1"] = "1"
 
 
@@ -71,6 +78,15 @@ class Aggregate(UsageStats):
     mean_compression_ratio: float | None
 
 
+class StoryReport(_Strict):
+    """The story step of a run: its scores, or the error that stopped it."""
+
+    metrics: StoryMetrics | None
+    error: str | None = None
+    wall_time_s: float
+    warnings: list[str] = []
+
+
 class EvalReport(_Strict):
     schema_version: Literal["1"] = REPORT_SCHEMA_VERSION
     suite_id: str
@@ -80,6 +96,8 @@ class EvalReport(_Strict):
     matcher: MatcherInfo
     articles: list[ArticleReport]
     aggregate: Aggregate
+    # None when the suite has no story labels or the run was not asked to build the story.
+    story: StoryReport | None = None
 
     def matched_facts(self) -> dict[str, list[str]]:
         return {
@@ -97,6 +115,7 @@ def run_suite(
     summarize_fn: SummarizeFn,
     matcher: FactMatcher,
     *,
+    story_fn: StoryFn | None = None,
     out_dir: Path | None = None,
     clock: Callable[[], float] = time.perf_counter,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -104,11 +123,14 @@ def run_suite(
     """Summarise every article of the suite and score it; write the report if `out_dir`.
 
     A `SummarizerError` for one article is recorded in its row (and fails any gate) instead of
-    ending the run, so one bad article does not hide the scores of the others.
+    ending the run, so one bad article does not hide the scores of the others. With `story_fn`
+    and story labels, the story is built from the results and scored too; its error, like an
+    article's, is recorded rather than raised.
     """
     suite = load_suite(suite_dir)
     rows: list[ArticleReport] = []
     results: list[SummaryResult] = []
+    by_article: dict[str, SummaryResult] = {}
     for article in suite.articles:
         started = clock()
         try:
@@ -126,6 +148,7 @@ def run_suite(
             continue
         elapsed = clock() - started
         results.append(result)
+        by_article[article.id] = result
         metrics = article_metrics(
             article.id, result, article.facts.facts, article.text, matcher, wall_time_s=elapsed
         )
@@ -146,10 +169,41 @@ def run_suite(
         matcher=matcher.info,
         articles=rows,
         aggregate=aggregate(rows, suite),
+        story=(
+            _run_story(suite, suite.story, by_article, story_fn, matcher, clock)
+            if story_fn is not None and suite.story is not None
+            else None
+        ),
     )
     if out_dir is not None:
         write_eval_report(report, out_dir)
     return report
+
+
+def _run_story(
+    suite: LabelledSuite,
+    labels: Story,
+    results: dict[str, SummaryResult],
+    story_fn: StoryFn,
+    matcher: FactMatcher,
+    clock: Callable[[], float],
+) -> StoryReport:
+    """The story of the labelled story articles that ran; a failed article's pairs are missed."""
+    pairs = [(suite.article(i).path, results[i]) for i in labels.articles if i in results]
+    started = clock()
+    try:
+        story = story_fn(pairs)
+    except SummarizerError as error:
+        return StoryReport(
+            metrics=None,
+            error=f"{type(error).__name__}: {error}",
+            wall_time_s=round(clock() - started, 3),
+        )
+    return StoryReport(
+        metrics=story_metrics(story, suite, matcher),
+        wall_time_s=round(clock() - started, 3),
+        warnings=story.warnings,
+    )
 
 
 def _ref(fact: Fact) -> FactRef:
@@ -272,7 +326,71 @@ def render_markdown(report: EvalReport) -> str:
         if row.metrics and row.metrics.unsupported_specifics:
             specifics = ", ".join(row.metrics.unsupported_specifics)
             lines.append(f"- unsupported in {row.article_id}: {specifics}")
+    if report.story is not None:
+        lines += ["", *render_story_markdown(report.story)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def story_summary_lines(story: StoryReport) -> list[str]:
+    """The story figures in a few lines (the CLI prints them; the report opens with them)."""
+    if story.metrics is None:
+        return [f"story: failed: {story.error}"]
+    m = story.metrics
+    s = m.support
+    passed = [name for name, ok in m.acceptance.items() if ok]
+    failed = [name for name, ok in m.acceptance.items() if not ok]
+    return [
+        f"story support: precision {_pct(s.precision)} ({s.correct}/{s.predicted} pairs), "
+        f"recall {_pct(s.recall)} ({s.correct}/{s.gold})",
+        f"story variants: {m.variant_groups_found}/{len(m.variant_groups)} quote groups; "
+        f"disagreements: {m.disagreements_found}/{len(m.disagreements)} with both sides; "
+        f"single-source facts marked single: {m.single_facts.marked_single}/"
+        f"{m.single_facts.stated} stated ({m.single_facts.total} labelled)",
+        f"story acceptance: {len(passed)}/{len(m.acceptance)} passed"
+        + (f" (failing: {', '.join(failed)})" if failed else "")
+        + f"; story step {story.wall_time_s:.1f} s",
+    ]
+
+
+def render_story_markdown(story: StoryReport) -> list[str]:
+    lines = ["## Story", "", *(f"- {line}" for line in story_summary_lines(story)), ""]
+    if story.metrics is None:
+        return lines
+    m = story.metrics
+    short = {a: a.split("_", 1)[0] for a in m.sources.values()}
+    lines += [
+        "| shared fact | claim | found in | missed | wrongly cited |",
+        "|---|---|---|---|---|",
+    ]
+    for fact in m.shared_facts:
+        lines.append(
+            f"| `{fact.id}` {fact.text} | {fact.claim_id or 'none'} "
+            f"| {', '.join(short.get(a, a) for a in fact.found)} "
+            f"| {', '.join(short.get(a, a) for a in fact.missed)} "
+            f"| {', '.join(short.get(a, a) for a in fact.wrong)} |"
+        )
+    lines += ["", "| quote group | found | variant | articles matched |", "|---|---|---|---|"]
+    for group in m.variant_groups:
+        matched = ", ".join(short.get(a, a) for a in group.matched_articles)
+        lines.append(
+            f"| `{group.id}` | {'yes' if group.found else 'no'} | {group.variant_id or ''} "
+            f"| {matched} of {len(group.articles)} |"
+        )
+    lines += ["", "| disagreement | found | story item | positions covered |", "|---|---|---|---|"]
+    for item in m.disagreements:
+        lines.append(
+            f"| `{item.id}` {item.topic} | {'yes' if item.found else 'no'} "
+            f"| {item.disagreement_id or ''} | {item.covered_positions}/{item.positions} |"
+        )
+    lines.append("")
+    lines.append("Acceptance: " + ", ".join(
+        f"{name} {'yes' if ok else 'no'}" for name, ok in m.acceptance.items()
+    ))  # fmt: skip
+    if m.unmapped_sources:
+        lines.append(f"- story sources that are no seed article: {', '.join(m.unmapped_sources)}")
+    for warning in story.warnings:
+        lines.append(f"- story warning: {warning}")
+    return lines
 
 
 # --- the run log ---------------------------------------------------------------------------
@@ -286,6 +404,8 @@ class RunRecord(_Strict):
     matcher: MatcherInfo
     aggregate: Aggregate
     recall_by_article: dict[str, float | None]
+    # The story's gated figures (StoryMetrics.figures); absent in lines from before story mode.
+    story: dict[str, float | None] | None = None
 
 
 def append_run_log(report: EvalReport, path: Path) -> RunRecord:
@@ -300,6 +420,11 @@ def append_run_log(report: EvalReport, path: Path) -> RunRecord:
         recall_by_article={
             a.article_id: a.metrics.fact_recall.core if a.metrics else None for a in report.articles
         },
+        story=(
+            report.story.metrics.figures()
+            if report.story is not None and report.story.metrics is not None
+            else None
+        ),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as log:

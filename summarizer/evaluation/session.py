@@ -2,8 +2,8 @@
 
 This is what `summarizer eval` calls. The gate compares against the baseline for the run's
 backend and model (or an explicit file) and passes with a note when no baseline exists yet;
-`outcome.passed` is its verdict and `outcome.comparison` names every metric that fell and
-every fact lost.
+`outcome.passed` is its verdict and `outcome.comparison` names every metric that fell,
+every fact lost and every story item lost.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from summarizer.evaluation.gate import (
 from summarizer.evaluation.matchers import FactMatcher
 from summarizer.evaluation.runner import (
     EvalReport,
+    StoryFn,
     SummarizeFn,
     append_run_log,
     run_suite,
@@ -48,6 +49,7 @@ def evaluate(
     summarize_fn: SummarizeFn,
     matcher: FactMatcher,
     *,
+    story_fn: StoryFn | None = None,
     out_dir: Path,
     baselines_dir: Path | None = None,
     baseline_file: Path | None = None,
@@ -57,9 +59,10 @@ def evaluate(
     """Run, report and compare with the baseline; `outcome.passed` is the gate's verdict.
 
     The baseline is `baseline_file`, else the one for the run's backend and model under
-    `baselines_dir`; one of the two must be given.
+    `baselines_dir`; one of the two must be given. With `story_fn` the suite's story is built
+    from the same per-article results, scored and gated too.
     """
-    report = run_suite(suite_dir, summarize_fn, matcher)
+    report = run_suite(suite_dir, summarize_fn, matcher, story_fn=story_fn)
     files = write_eval_report(report, out_dir)
     if log_path is not None:
         append_run_log(report, log_path)

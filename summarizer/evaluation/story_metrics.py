@@ -45,6 +45,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from summarizer.errors import EvalError
 from summarizer.evaluation.dataset import (
     Fact,
     LabelledArticle,
@@ -140,6 +141,17 @@ class StoryMetrics(_Strict):
         total = len(self.disagreements)
         return round(self.disagreements_found / total, 4) if total else None
 
+    def figures(self) -> dict[str, float | None]:
+        """The headline numbers, as the gate and the run log name them."""
+        return {
+            "story_support_precision": self.support.precision,
+            "story_support_recall": self.support.recall,
+            "story_variant_groups_found": float(self.variant_groups_found),
+            "story_disagreements_found": float(self.disagreements_found),
+            "story_single_marked_share": self.single_facts.share,
+            "story_acceptance_passed": float(sum(self.acceptance.values())),
+        }
+
     def found_items(self) -> dict[str, list[str]]:
         """What the gate remembers: each item a later run can lose, by kind."""
         return {
@@ -210,7 +222,7 @@ def story_metrics(
     """Score `story` against the suite's `story.json` labels (see the module docstring)."""
     labels = suite.story
     if labels is None:
-        raise ValueError(f"suite {suite.suite.id!r} has no story labels")
+        raise EvalError(f"suite {suite.suite.id!r} has no story labels")
     scorer = _Scorer(story, suite, map_sources(story, suite), matcher)
     in_story = set(labels.articles)
     shared = [_shared_fact(scorer, fact, in_story) for fact in labels.shared_facts]

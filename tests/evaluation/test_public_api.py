@@ -10,9 +10,11 @@ def test_public_api_is_pinned() -> None:
     assert set(evaluation.__all__) == {
         "ArticleFacts", "ArticleMetrics", "Baseline", "Comparison", "EvalRegression",
         "EvalReport", "Fact", "FactMatcher", "LabelledSuite", "LexicalMatcher", "MatchResult",
-        "MatcherInfo", "OverlapMatcher", "Story", "Suite", "append_run_log", "article_metrics",
+        "MatcherInfo", "OverlapMatcher", "Story", "StoryMetrics", "Suite", "append_run_log",
+        "article_metrics",
         "baseline_from", "baseline_path", "check", "compare", "load_baseline", "load_facts",
-        "load_suite", "matched_text", "run_suite", "save_baseline", "write_eval_report",
+        "load_suite", "matched_text", "run_suite", "save_baseline", "story_metrics",
+        "write_eval_report",
     }  # fmt: skip
     for name in evaluation.__all__:
         assert getattr(evaluation, name) is not None
