@@ -26,7 +26,9 @@ from summarizer.story.html import render_html
 from summarizer.story.render import render_story
 from summarizer.story.result import Cell, StoryResult, Support
 from tests.fakes import ScriptedBackend, WordsEmbedder
+from tests.openai_server import OpenAIServer
 from tests.story.browser import Chromium, chromium_path
+from tests.support import run_summarizer
 
 CALM = (
     "Putin and Kim signed a mutual defence treaty in Pyongyang on Wednesday. "
@@ -240,3 +242,26 @@ def test_on_a_narrow_screen_the_article_opens_over_the_table(
     assert browser.evaluate("getComputedStyle(document.getElementById('reader')).display") == "flex"
     assert marks(browser) == [texts["a1"][support.span[0] : support.span[1]]]
     assert mark_is_visible(browser)
+
+
+@pytest.mark.slow
+def test_the_command_writes_the_page_with_each_kept_articles_text(
+    openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # A repeat first: the story drops it and numbers the rest a1, a2, so a text matched to its
+    # source by position instead of by content would land in the wrong column.
+    for name, text in (("calm.txt", CALM), ("calm-again.txt", CALM), ("hostile.txt", HOSTILE)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "story.html"
+    env = {"OPENAI_API_KEY": "sk-test-story", "SUMMARIZER_TIMEOUT": "5"}
+    args = ["calm.txt", "calm-again.txt", "hostile.txt", "--mode", "extractive", "-f", "html"]
+    url = openai_server.base_url
+    result = run_summarizer("story", *args, "-o", str(out), "--base-url", url, env=env)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    block = page.split('<script type="application/json" id="story-texts">', 1)[1]
+    data = json.loads(block.split("</script>", 1)[0])
+    assert {k: (v["path"], v["text"]) for k, v in data.items()} == {
+        "a1": ("a1 · calm.txt", CALM),
+        "a2": ("a2 · hostile.txt", HOSTILE),
+    }
