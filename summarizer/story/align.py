@@ -23,9 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from summarizer.chunking import Sentence
-from summarizer.llm.embedder import Embedder, similarity_matrix
+from summarizer.llm.embedder import Embedder
 from summarizer.schemas import Claim
 from summarizer.text import content_tokens
 
@@ -98,73 +99,80 @@ def _words(text: str) -> frozenset[str]:
 
 
 def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
-    """Candidate story claims, the most widely stated first; see the module docstring."""
+    """Candidate story claims, the most widely stated first; see the module docstring.
+
+    Scores are matrices (numpy): every claim against every sentence, and every sentence against
+    every sentence for the second pass, so a 50-article story is a few matrix products rather
+    than millions of Python-level comparisons.
+    """
+    import numpy as np
+
     sentences = [(a.id, s) for a in articles for s in a.sentences]
     claims = [(a.id, c) for a in articles for c in a.claims]
-    if not claims:
+    if not claims or not sentences:
         return []
-    vectors = embedder.embed([s.text for _, s in sentences] + [c.text for _, c in claims])
-    # One matrix product for every claim against every sentence (thousands of each at 50 articles).
-    meaning = similarity_matrix(vectors[len(sentences) :], vectors[: len(sentences)])
-    columns = {
-        a.id: [i for i, (owner, _) in enumerate(sentences) if owner == a.id] for a in articles
-    }
-    sentence_words = [_words(s.text) for _, s in sentences]
-    denying = {i for i, (_, s) in enumerate(sentences) if DENIAL_PATTERN.search(s.text)}
-
+    vectors = np.asarray(
+        embedder.embed([s.text for _, s in sentences] + [c.text for _, c in claims]),
+        dtype=np.float64,
+    )
+    sentence_vectors, claim_vectors = vectors[: len(sentences)], vectors[len(sentences) :]
+    sentence_bags, claim_bags = _bags(
+        [_words(s.text) for _, s in sentences], [_words(c.text) for _, c in claims]
+    )
+    alike = sentence_vectors @ sentence_vectors.T
+    claim_scores = _combined(claim_vectors @ sentence_vectors.T, claim_bags, sentence_bags)
     # Sentence x sentence, for the second pass: an article that words the claim its own way
     # is often closer to another article's wording of it than to the claim itself.
-    alike = similarity_matrix(vectors[: len(sentences)], vectors[: len(sentences)])
-    column_of = {(owner, s.start): i for i, (owner, s) in enumerate(sentences)}
-
-    def score(meaning_row: Sequence[float], words: frozenset[str], column: int) -> float:
-        shared = len(words & sentence_words[column]) / len(words) if words else 0.0
-        return MEANING_WEIGHT * meaning_row[column] + WORDS_WEIGHT * shared
-
-    def reciprocal(column: int, seed_columns: Sequence[int], article_id: str) -> bool:
-        """The candidate's own closest sentence in the seed's article is the seed's evidence
-        (or nearly as close): a lead sentence that resembles everything matches nothing."""
-        if not seed_columns:
-            return True
-        closest = max(alike[column][x] for x in columns[article_id])
-        return max(alike[column][x] for x in seed_columns) >= closest - RECIPROCAL_SLACK
+    sentence_scores = _combined(alike, sentence_bags, sentence_bags)
+    spans: dict[str, tuple[int, int]] = {}
+    for index, (owner, _) in enumerate(sentences):
+        first, _ = spans.get(owner, (index, index))
+        spans[owner] = (first, index + 1)  # an article's sentences are contiguous
+    # The closest any sentence of each article comes to each sentence (for `reciprocal`).
+    closest = {a.id: alike[:, slice(*spans[a.id])].max(axis=1) for a in articles if a.sentences}
+    denying = np.array([DENIAL_PATTERN.search(s.text) is not None for _, s in sentences])
+    start_of = {(owner, s.start): i for i, (owner, s) in enumerate(sentences)}
 
     groups: list[Group] = []
     for row, (article_id, claim) in enumerate(claims):
+        first, last = spans.get(article_id, (0, 0))
         seed_columns = [
-            i for i in columns[article_id] if claim.span[0] <= sentences[i][1].start < claim.span[1]
+            i for i in range(first, last) if claim.span[0] <= sentences[i][1].start < claim.span[1]
         ]
+        # The candidate's own closest sentence in the seed's article must be the seed's
+        # evidence (or nearly as close): a lead sentence that resembles everything matches
+        # nothing in particular.
+        reciprocal = (
+            alike[:, seed_columns].max(axis=1) >= closest[article_id] - RECIPROCAL_SLACK
+            if seed_columns
+            else np.ones(len(sentences), dtype=bool)
+        )
         group = Group(seed=claim, seed_article=article_id)
         group.sites[article_id] = Site(article_id, claim.span[0], claim.span[1], claim, 1.0)
-        probes = [(meaning[row], _words(claim.text))]
+        values = claim_scores[row]
         for second_pass in (False, True):
             if second_pass:
-                matched = [column_of[(a, site.start)] for a, site in group.sites.items()
-                           if a != article_id and (a, site.start) in column_of]  # fmt: skip
-                probes += [(alike[c], sentence_words[c]) for c in matched]
+                matched = [start_of[(a, site.start)] for a, site in group.sites.items()
+                           if a != article_id and (a, site.start) in start_of]  # fmt: skip
+                if matched:
+                    values = np.maximum(values, sentence_scores[matched].max(axis=0))
             for other in articles:
-                if other.id == article_id:
+                if other.id == article_id or other.id not in spans:
                     continue
-                best: tuple[int, float] | None = None
-                denial: tuple[int, float] | None = None
-                for column in columns[other.id]:
-                    value = max(score(m, w, column) for m, w in probes)
-                    better = best is None or value > best[1]
-                    if (
-                        value >= MATCH_THRESHOLD
-                        and better
-                        and reciprocal(column, seed_columns, article_id)
-                    ):
-                        best = (column, value)
-                    denies = column in denying and value >= DENIAL_THRESHOLD
-                    if denies and (denial is None or value > denial[1]):
-                        denial = (column, value)
-                if denial is not None and (
-                    other.id not in group.denials or denial[1] > group.denials[other.id].score
-                ):
-                    group.denials[other.id] = _site(other, sentences[denial[0]][1], denial[1])
-                if best is not None and other.id not in group.sites:
-                    group.sites[other.id] = _site(other, sentences[best[0]][1], best[1])
+                lo, hi = spans[other.id]
+                scores = values[lo:hi]
+                matches = (scores >= MATCH_THRESHOLD) & reciprocal[lo:hi]
+                if matches.any() and other.id not in group.sites:
+                    best = int(np.argmax(np.where(matches, scores, -np.inf)))
+                    group.sites[other.id] = _site(other, sentences[lo + best][1], scores[best])
+                denials = denying[lo:hi] & (scores >= DENIAL_THRESHOLD)
+                if denials.any():
+                    best = int(np.argmax(np.where(denials, scores, -np.inf)))
+                    known = group.denials.get(other.id)
+                    if known is None or scores[best] > known.score:
+                        group.denials[other.id] = _site(
+                            other, sentences[lo + best][1], scores[best]
+                        )
         groups.append(group)
 
     order = {a.id: n for n, a in enumerate(articles)}
@@ -187,7 +195,36 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
 
 def _site(article: Article, sentence: Sentence, score: float) -> Site:
     own = _claim_covering(article, sentence)
-    return Site(article.id, sentence.start, sentence.end, own, score=round(score, 3))
+    return Site(article.id, sentence.start, sentence.end, own, score=round(float(score), 3))
+
+
+def _bags(*word_sets: Sequence[frozenset[str]]) -> list[Any]:
+    """Each list of word sets as a 0/1 matrix over one shared vocabulary."""
+    import numpy as np
+
+    vocabulary: dict[str, int] = {}
+    for sets in word_sets:
+        for words in sets:
+            for word in words:
+                vocabulary.setdefault(word, len(vocabulary))
+    matrices = []
+    for sets in word_sets:
+        matrix = np.zeros((len(sets), max(1, len(vocabulary))), dtype=np.float32)
+        for row, words in enumerate(sets):
+            matrix[row, [vocabulary[w] for w in words]] = 1.0
+        matrices.append(matrix)
+    return matrices
+
+
+def _combined(meaning: Any, probe_bags: Any, sentence_bags: Any) -> Any:
+    """MEANING_WEIGHT x cosine + WORDS_WEIGHT x the share of each probe's words in each
+    sentence (the matrix form of `word_share`)."""
+    import numpy as np
+
+    shared = (probe_bags @ sentence_bags.T).astype(np.float64)
+    sizes = probe_bags.sum(axis=1, dtype=np.float64)[:, None]
+    share = np.divide(shared, sizes, out=np.zeros_like(shared), where=sizes > 0)
+    return MEANING_WEIGHT * meaning + WORDS_WEIGHT * share
 
 
 def _claim_covering(article: Article, sentence: Sentence) -> Claim | None:
