@@ -22,10 +22,12 @@ stretch of one article) against that article's labelled fact.
   "It is really a breakthrough document" vs "a truly breakthrough document" scores 0.67; a
   different remark by the same speaker scores near 0.
 * **Disagreements found with both sides**: a labelled disagreement counts when one story
-  disagreement has, for every labelled position, a span in one of that position's articles,
-  and separates two of them: one story position has spans on side P and none on side Q,
-  another on Q and none on P (a story that lumps the sides together has not found it).
-  Topics are not compared: the labels name positions by article, not by wording.
+  disagreement has, for every labelled position, a span in one of that position's articles
+  that matches one of the position's labelled facts there, and two labelled positions are
+  found in different story positions (a story that lumps every side into one position has not
+  found it). A story position may touch both sides: the seeds' 004 reports the accusation
+  *and* the denial. The facts stand in for the topic: a story disagreement about weapons
+  supplies does not find the one about the defence clause.
 * **Single-source facts marked single**: labelled facts of the story's articles that are in no
   shared fact. A story states one when some claim's support in its article has evidence that
   matches it (the best-scoring such claim is its claim); the share is those whose claim has
@@ -90,7 +92,7 @@ class VariantGroupResult(_Strict):
     gist: str
     articles: list[str]
     found: bool
-    variant_id: str | None
+    variant_id: str | None  # the closest story variant, found or not
     matched_articles: list[str]
 
 
@@ -98,7 +100,7 @@ class DisagreementResult(_Strict):
     id: str
     topic: str
     found: bool
-    disagreement_id: str | None
+    disagreement_id: str | None  # the closest story disagreement, found or not
     covered_positions: int  # labelled positions with a span in the best story disagreement
     positions: int
 
@@ -370,7 +372,7 @@ def _variant_group(scorer: _Scorer, group: QuoteVariant) -> VariantGroupResult:
         gist=group.gist,
         articles=articles,
         found=found,
-        variant_id=best_id if found else None,
+        variant_id=best_id,
         matched_articles=sorted(best),
     )
 
@@ -401,19 +403,19 @@ def _disagreement(
                 label
                 for label, position in enumerate(positions)
                 for span in story_position.spans
-                if (article := scorer.article_of(span)) is not None
-                and article.id in position.articles
+                if _holds(scorer, position, span)
             }
             for story_position in disagreement.positions
         ]
         covered = len(set().union(*touches))
-        # Both sides: one story position speaks for P and not Q, another for Q and not P.
+        # Both sides: two labelled positions are found in different story positions.
         separated = any(
-            p in mine and q not in mine and q in theirs and p not in theirs
-            for mine in touches
-            for theirs in touches
-            for p in range(len(positions))
-            for q in range(len(positions))
+            p != q and p in mine and q in theirs
+            for i, mine in enumerate(touches)
+            for j, theirs in enumerate(touches)
+            if i != j
+            for p in mine
+            for q in theirs
         )
         both_sides = covered == len(positions) and separated
         if (both_sides, covered) > (found, best_covered):
@@ -422,10 +424,22 @@ def _disagreement(
         id=label_id,
         topic=topic,
         found=found,
-        disagreement_id=best_id if found else None,
+        disagreement_id=best_id,
         covered_positions=best_covered,
         positions=len(positions),
     )
+
+
+def _holds(scorer: _Scorer, position: Position, span: Span) -> bool:
+    """The span is in an article of the labelled position and states one of its facts there
+    (any span of its articles when the position lists no facts)."""
+    article = scorer.article_of(span)
+    if article is None or article.id not in position.articles:
+        return False
+    facts = [f for a, f in (scorer.fact_owner[i] for i in position.fact_ids) if a.id == article.id]
+    if not position.fact_ids:
+        return True
+    return any(scorer.states(fact, span.evidence)[0] for fact in facts)
 
 
 # --- single-source facts -------------------------------------------------------------------

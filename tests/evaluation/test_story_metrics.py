@@ -157,7 +157,7 @@ def test_wording_overlap_threshold_separates_translations_from_other_remarks() -
 
 # --- disagreements -------------------------------------------------------------------------
 
-ACCUSATION = "The United States and its allies have accused North Korea"
+ACCUSATION = sentence_stating(A000, "000-f09")  # the US and allies accuse North Korea
 
 
 def position(*spans: Span) -> Position:
@@ -185,6 +185,18 @@ def test_a_disagreement_with_both_sides_is_found() -> None:
     assert found(score(story(disagreements=[sides])), "d01")
 
 
+def test_a_disagreement_about_another_topic_does_not_count() -> None:
+    # By articles alone this would also be d02 (the defence clause: 002 vs the rest), but no
+    # span states a labelled fact of d02's positions.
+    denial = sentence_stating(A004, "004-f23")
+    accused_002 = sentence_stating(A002, "002-f21")
+    sides = disagreement(
+        position(at(A000, ACCUSATION)), position(at(A004, denial), at(A002, accused_002))
+    )
+    metrics = score(story(disagreements=[sides]))
+    assert found(metrics, "d01") and not found(metrics, "d02")
+
+
 def test_a_disagreement_with_one_side_only_is_not_found() -> None:
     one_side = disagreement(position(at(A000, ACCUSATION)), position(at(A001, "Pyongyang")))
     metrics = score(story(disagreements=[one_side]))
@@ -194,12 +206,20 @@ def test_a_disagreement_with_one_side_only_is_not_found() -> None:
 
 def test_both_sides_lumped_into_one_position_is_not_found() -> None:
     denial = sentence_stating(A004, "004-f23")
-    lumped = disagreement(
-        position(at(A000, ACCUSATION), at(A004, denial)), position(at(A001, ACCUSATION))
-    )
+    lumped = disagreement(position(at(A000, ACCUSATION), at(A004, denial)), position())
     metrics = score(story(disagreements=[lumped]))
     assert not found(metrics, "d01")
     assert next(d for d in metrics.disagreements if d.id == "d01").covered_positions == 2
+
+
+def test_a_side_that_also_reports_the_other_still_counts() -> None:
+    # 004 reports the accusation too; what matters is that its denial is a position of its own.
+    denial = sentence_stating(A004, "004-f23")
+    accusation_004 = sentence_stating(A004, "004-f22")
+    sides = disagreement(
+        position(at(A000, ACCUSATION), at(A004, accusation_004)), position(at(A004, denial))
+    )
+    assert found(score(story(disagreements=[sides])), "d01")
 
 
 # --- single-source facts -------------------------------------------------------------------
