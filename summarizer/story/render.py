@@ -61,7 +61,9 @@ def render_markdown(story: StoryResult) -> str:
         f"checked by {story.relations_checked} · calls {u.calls} (cached {u.cached_calls})_",
     ]
     lines += [f"_warning: {w}_" for w in story.warnings]
-    return "\n".join(lines)
+    # Articles are hostile input: a "<script>" quoted from one must stay text wherever the
+    # Markdown is rendered. Nothing of ours uses "<".
+    return "\n".join(lines).replace("<", "&lt;")
 
 
 def _at(span: tuple[int, int]) -> str:
