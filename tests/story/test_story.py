@@ -255,7 +255,9 @@ def test_the_model_can_remove_a_match_or_mark_a_contradiction(tmp_path: Path) ->
 def test_markdown_keeps_an_articles_markup_as_text(tmp_path: Path) -> None:
     from summarizer.story.render import render_story
 
-    hostile = "<script>alert(1)</script> Heavy snow closed the passes."
-    story = tell(tmp_path, article(TREATY, hostile, path="a.txt"), article(TREATY, path="b.txt"))
+    hostile = "Heavy snow closed the passes <script>alert(1)</script> for a day."
+    story = tell(
+        tmp_path, article(f"{TREATY}\n\n{hostile}", path="a.txt"), article(TREATY, path="b.txt")
+    )
     markdown = render_story(story, "md")
     assert "<script>" not in markdown and "&lt;script>alert(1)" in markdown
