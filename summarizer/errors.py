@@ -2,10 +2,13 @@
 
     SummarizerError                  base; the CLI maps it to a one-line message
     ├── ConfigError                  bad or missing settings (exit 2)
-    │   └── BatchLocked              another batch run holds the output directory (batch/lock.py)
+    │   ├── BatchLocked              another batch run holds the output directory (batch/lock.py)
+    │   └── LedgerError              the batch ledger cannot be read or written (damaged, full disk)
     ├── InputError                   unreadable source: missing, empty, binary, non-UTF-8, too large
     ├── PromptError                  template missing, malformed, or a variable left unfilled
-    ├── CacheError                   the cache directory cannot be used
+    ├── CacheError                   the cache directory cannot be used, or its database is damaged
+    ├── OutputError                  an output path cannot be written safely, or the write failed
+    │   └── ResultNotWritten         ... after the calls were paid for; says where the result is
     ├── PlanError                    the document cannot be split to fit the context budget
     ├── EvalError                    eval data malformed, or a run cannot be compared
     │   └── EvalRegression           the gate failed; carries the comparison (evaluation.gate)
@@ -17,6 +20,10 @@
         ├── StructuredOutputError    retries ran out without output that parses and validates
         └── CallCancelled            a batch item was cancelled (timeout, Ctrl-C; batch/cancel.py)
 
+Not errors, but how a run stops: `Interrupted` (SIGINT, exit 130) and its subclass `Terminated`
+(SIGTERM, exit 143) are KeyboardInterrupts, so everything that already stops cleanly on Ctrl-C
+(a batch records its report, a write removes its temp file) does the same on SIGTERM.
+
 Errors take keyword-only context so a message can never be confused with data. `usage` is what
 the failed run spent, every attempt counted once: the run's owner sets it from its `UsageMeter`
 (llm/calls.py) when the error leaves the run, and no other layer touches it.
@@ -27,6 +34,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from summarizer.schemas import Usage
 
 
@@ -41,6 +50,18 @@ class ConfigError(SummarizerError):
     exit_code = 2
 
 
+class LedgerError(ConfigError):
+    """SQLite could not read or write the batch ledger at `path`."""
+
+    def __init__(self, reason: str, *, path: Path) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"cannot use batch ledger {path}: {reason}; move it away and rerun (finished outputs "
+            "are adopted again without a model call)"
+        )
+
+
 class InputError(SummarizerError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
@@ -52,7 +73,31 @@ class PromptError(SummarizerError):
 
 
 class CacheError(SummarizerError):
-    pass
+    def __init__(self, message: str, *, directory: Path | None = None) -> None:
+        self.directory = directory
+        super().__init__(message)
+
+
+class OutputError(SummarizerError):
+    """`path` (as the user gave it) cannot be written: refused before writing, or the write
+    failed. Nothing at `path` was changed."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"cannot write {path}: {message}")
+
+
+class ResultNotWritten(OutputError):
+    """A paid-for result could not be written to `path`. `recovery` says how to get it: rerun
+    (free: every answer is cached), or the file it was written to instead (`written_to`)."""
+
+    def __init__(
+        self, message: str, *, path: Path, recovery: str, written_to: Path | None = None
+    ) -> None:
+        self.recovery = recovery
+        self.written_to = written_to
+        super().__init__(f"{message}; {recovery}", path=path)
 
 
 class PlanError(SummarizerError):
@@ -110,3 +155,17 @@ class OutputTruncated(BackendError):
 
 class StructuredOutputError(BackendError):
     pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGINT: Ctrl-C); `exit_code` is 128 + its number."""
+
+    exit_code = 130
+    message = "interrupted"
+
+
+class Terminated(Interrupted):
+    """SIGTERM (`kill`, systemd stopping a unit): stop as on Ctrl-C."""
+
+    exit_code = 143
+    message = "terminated"
