@@ -3,7 +3,8 @@
     user_dir()      $SUMMARIZER_HOME, else $XDG_CACHE_HOME/summarizer, else ~/.cache/summarizer
     ├── cache/      the call cache (diskcache); `--cache-dir` / SUMMARIZER_CACHE_DIR move it
     ├── models/     assembled split GGUF files and their verified-digest markers
-    └── runs/       append-only run logs (`summarizer eval`)
+    ├── runs/       append-only run logs (`summarizer eval`)
+    └── recovered/  results that could not be written where `-o` asked (a full disk, ...)
 
 Nothing is created here: each owner creates its folder when it first writes, so `--help` and
 dry runs touch no disk. Tests point SUMMARIZER_HOME at a temporary directory (an autouse fixture).
@@ -37,3 +38,7 @@ def models_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def runs_dir(env: Mapping[str, str] | None = None) -> Path:
     return user_dir(env) / "runs"
+
+
+def recovered_dir(env: Mapping[str, str] | None = None) -> Path:
+    return user_dir(env) / "recovered"

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from summarizer.cache import CallCache
 from summarizer.config import Settings
-from summarizer.errors import ConfigError
-from summarizer.llm import Backend
+from summarizer.errors import BackendUnavailable, ConfigError
+from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
@@ -199,6 +199,20 @@ class Summarizer:
             ),
         )
 
+    def cache_only(self) -> Summarizer:
+        """This service as one that answers from the cache and never calls the model (a miss
+        raises BackendUnavailable): replaying a run on it proves a rerun would cost nothing.
+        Close it after use; it shares nothing that `close` releases."""
+        return Summarizer(
+            self.settings.model_copy(update={"use_cache": True, "refresh_cache": False}),
+            backend=_NoCalls(self.backend.identity),
+            profile=self.profile,
+            prompts=self.prompts,
+            retry=RetryPolicy(max_attempts=1),
+            owns_backend=False,
+            embedder=self._embedder,
+        )
+
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
@@ -209,3 +223,17 @@ class Summarizer:
             close = getattr(resource, "close", None)
             if owned and callable(close):
                 close()
+
+
+class _NoCalls:
+    """A backend with another's identity (so the same cache keys) that refuses every call."""
+
+    def __init__(self, identity: BackendIdentity) -> None:
+        self._identity = identity
+
+    @property
+    def identity(self) -> BackendIdentity:
+        return self._identity
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        raise BackendUnavailable("not in the cache")

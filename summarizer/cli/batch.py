@@ -1,7 +1,8 @@
 """`summarizer batch`: many articles into one output directory; safe to kill and rerun.
 
 Exit codes: 0 every item done, 1 some items failed (listed on stderr), 2 usage error (bad
-options, no inputs, or another run holds the output directory), 130 interrupted.
+options, no inputs, or another run holds the output directory), 130 interrupted (SIGINT),
+143 terminated (SIGTERM). Either way the run's report is written first.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def batch(
         SilentObserver,
     )
     from summarizer.batch.report import render_text
-    from summarizer.errors import ConfigError
+    from summarizer.errors import ConfigError, Interrupted
 
     settings = settings_from(ctx.params)
     found = discover(inputs, pattern=glob, exclude=out)
@@ -96,16 +97,18 @@ def batch(
     json_log = JsonLinesObserver(sys.stderr) if log_format is LogFormat.json else None
     progress = RichProgressObserver() if not (json_log or quiet) and sys.stderr.isatty() else None
     observer: BatchObserver = json_log or progress or SilentObserver()
+    stopped: Interrupted | None = None
     try:
         report = run_batch(found, settings, options, observer=observer)
-    except KeyboardInterrupt:
-        report = None
+    except KeyboardInterrupt as stop:  # SIGINT, or SIGTERM (Terminated); the report is written
+        stopped = stop if isinstance(stop, Interrupted) else Interrupted()
     finally:
         if progress is not None:
             progress.close()
-    if report is None:
-        typer.echo(f"interrupted: rerun the same command to finish the rest ({out})", err=True)
-        raise typer.Exit(130)
+    if stopped is not None:
+        rerun = f"rerun the same command to finish the rest ({out})"
+        typer.echo(f"{stopped.message}: {rerun}", err=True)
+        raise typer.Exit(stopped.exit_code)
     if json_log is not None:
         json_log.finished(report)
     elif not quiet:

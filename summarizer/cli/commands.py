@@ -33,7 +33,7 @@ def _run(
     claims_only: bool,
     params: dict[str, Any],
 ) -> None:
-    from summarizer.files import write_atomic
+    from summarizer.cli.output import check_target, deliver
     from summarizer.render import render_claims, render_many, render_summary
     from summarizer.schemas import ClaimsResult
     from summarizer.service import Summarizer
@@ -42,26 +42,32 @@ def _run(
     settings = settings_from(params)
     # Read every input before any call: a bad file fails the run before anything is spent.
     sources = [read_source(path) for path in files]
+    check_target(output)
     notice_default_backend(settings)
     service = Summarizer(settings)
     try:
         if dry_run:
-            text = _render_plans([service.plan(source) for source in sources])
-        else:
-            rendered = []
-            for source in sources:
-                result = service.summarize(source)
-                if claims_only:
-                    rendered.append(render_claims(ClaimsResult.from_summary(result), fmt.value))
-                else:
-                    rendered.append(render_summary(result, fmt.value))
-            text = render_many(rendered, fmt.value)
+            deliver(_render_plans([service.plan(source) for source in sources]), output)
+            return
+        rendered = []
+        for source in sources:
+            result = service.summarize(source)
+            if claims_only:
+                rendered.append(render_claims(ClaimsResult.from_summary(result), fmt.value))
+            else:
+                rendered.append(render_summary(result, fmt.value))
+
+        def replay() -> None:
+            cached = service.cache_only()
+            try:
+                for source in sources:
+                    cached.summarize(source)
+            finally:
+                cached.close()
+
+        deliver(render_many(rendered, fmt.value), output, replay=replay)
     finally:
         service.close()
-    if output is None:
-        typer.echo(text)
-    else:
-        write_atomic(output, text + "\n")
 
 
 def _render_plans(reports: list[Any]) -> str:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from summarizer.cli import app
 from summarizer.cli.options import OUT, model_options, notice_default_backend, settings_from
+
+if TYPE_CHECKING:
+    from summarizer.story import StoryArticle, StoryResult
 
 
 class StoryFormat(StrEnum):
@@ -35,11 +40,10 @@ def story(
 ) -> None:
     """One account of several outlets' articles: what all agree on, variants, disagreements."""
     from summarizer.batch.inputs import discover
+    from summarizer.cli.output import check_target
     from summarizer.errors import InputError
-    from summarizer.files import write_atomic
     from summarizer.service import Summarizer
     from summarizer.story import StoryArticle
-    from summarizer.story.render import render_story
 
     settings = settings_from(ctx.params)
     found = discover(articles, pattern=glob)
@@ -58,21 +62,39 @@ def story(
         for item in found.items
         if item.source is not None
     ]
+    check_target(output)
     notice_default_backend(settings)
     service = Summarizer(settings)
     try:
         told = service.story(inputs)
+
+        def replay() -> None:
+            cached = service.cache_only()
+            try:
+                cached.story(inputs)
+            finally:
+                cached.close()
+
+        _deliver_story(told, fmt, inputs, output, replay)
     finally:
         service.close()
+
+
+def _deliver_story(
+    told: StoryResult,
+    fmt: StoryFormat,
+    inputs: list[StoryArticle],
+    output: Path | None,
+    replay: Callable[[], None],
+) -> None:
+    from summarizer.cli.output import deliver
+    from summarizer.story.render import render_story
+
     # The page shows each article's text; the result holds only spans into them. A source is
     # found by its sha256, since a repeated article is dropped and the ids skip it.
     by_sha = {article.source.sha256: article.source.text for article in inputs}
     texts = {source.id: by_sha[source.sha256] for source in told.sources}
-    text = render_story(told, fmt.value, texts=texts)
-    if output is None:
-        typer.echo(text)
-    else:
-        write_atomic(output, text + "\n")
+    deliver(render_story(told, fmt.value, texts=texts), output, replay=replay)
 
 
 def _text(metadata: dict[str, object] | None, key: str) -> str | None:
