@@ -4,12 +4,21 @@ The key is a SHA-256 over everything that changes an answer: backend, model, end
 rendered messages (and so the exact input text), the JSON schema, generation parameters, the
 prompt template's hash, and `CACHE_FORMAT`. Credentials are never part of a key or a value.
 Only validated outputs are stored, so an error is never cached.
+
+Faults: a cache that cannot be opened or read (a directory that cannot be created or written, a
+damaged database) raises CacheError, which names the directory and says what to do. A command
+then stops before its first model call (the cache is read before each call): running on
+uncached would bill every rerun while the user thinks the answers are kept. A failure to
+*store* an answer (a full disk) does not fail the run that already paid for it: it is logged as
+a warning, counted in `failed_writes`, and the result goes on to its output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +29,11 @@ from summarizer.errors import CacheError
 
 if TYPE_CHECKING:
     from summarizer.llm import CompletionRequest
+
+log = logging.getLogger(__name__)
+
+# What a damaged or unusable cache raises from diskcache: SQLite's errors, or the file system's.
+_FAULTS = (sqlite3.Error, OSError)
 
 # Bump when the stored value's shape or the meaning of a key changes.
 CACHE_FORMAT = 1
@@ -53,6 +67,8 @@ class CallCache:
         self._cache: Any = None
         self._guard = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        # Answers that could not be stored (see the module docstring).
+        self.failed_writes = 0
 
     def _open(self) -> Any:
         if self._cache is None:
@@ -61,16 +77,34 @@ class CallCache:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self._cache = diskcache.Cache(str(self.directory))
-            except OSError as error:
-                raise CacheError(f"cannot use cache directory {self.directory}: {error}") from None
+            except _FAULTS as error:
+                raise self._unusable(error) from None
         return self._cache
 
+    def _unusable(self, error: BaseException) -> CacheError:
+        reason = getattr(error, "strerror", None) or str(error)
+        return CacheError(
+            f"cannot use cache directory {self.directory}: {reason}; run with --no-cache, "
+            "or move the directory away (or give --cache-dir)",
+            directory=self.directory,
+        )
+
     def get(self, key: str) -> dict[str, Any] | None:
-        value = self._open().get(key)
+        cache = self._open()
+        try:
+            value = cache.get(key)
+        except _FAULTS as error:
+            raise self._unusable(error) from None
         return value if isinstance(value, dict) else None
 
     def set(self, key: str, value: dict[str, Any]) -> None:
-        self._open().set(key, value)
+        cache = self._open()
+        try:
+            cache.set(key, value)
+        except _FAULTS as error:
+            # The answer is paid for and in hand; losing only its cache entry beats losing it.
+            self.failed_writes += 1
+            log.warning("could not store an answer in the cache %s: %s", self.directory, error)
 
     @contextmanager
     def single_flight(self, key: str) -> Iterator[None]:
@@ -82,10 +116,17 @@ class CallCache:
 
     def stats(self) -> dict[str, Any]:
         cache = self._open()
-        return {"path": str(self.directory), "entries": len(cache), "bytes": cache.volume()}
+        try:
+            return {"path": str(self.directory), "entries": len(cache), "bytes": cache.volume()}
+        except _FAULTS as error:
+            raise self._unusable(error) from None
 
     def clear(self) -> int:
-        return int(self._open().clear())
+        cache = self._open()
+        try:
+            return int(cache.clear())
+        except _FAULTS as error:
+            raise self._unusable(error) from None
 
     def close(self) -> None:
         if self._cache is not None:

@@ -1,13 +1,37 @@
-"""Render results for people (Markdown, plain text) or programs (JSON)."""
+"""Render results for people (Markdown, plain text) or programs (JSON).
+
+Articles are hostile input, and text and Markdown go to terminals: an ESC sequence quoted from
+an article (clear the screen, set the clipboard with OSC 52, retitle the window) would be obeyed.
+So every control character but newline and tab is made visible (`visible_controls`): C0 and DEL
+as their Unicode control pictures (ESC as ␛), C1 as `\x9b`-style text. JSON needs nothing: it
+escapes every control character, and its values stay exactly the article's.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
 from summarizer.schemas import Claim, ClaimsResult, SummaryResult
 
 Format = Literal["json", "md", "text"]
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ... ␟ (ESC is ␛)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\x{code:02x}"  # C1 has no pictures
+
+
+def visible_controls(text: str) -> str:
+    """`text` with every control character except newline and tab made visible and inert."""
+    return _CONTROLS.sub(_picture, text)
 
 
 def _claim_line(claim: Claim, markdown: bool) -> str:
@@ -37,7 +61,7 @@ def render_summary(result: SummaryResult, fmt: Format) -> str:
     lines += ["", "## Claims" if markdown else "Claims:"]
     lines += [_claim_line(claim, markdown) for claim in result.claims]
     lines += ["", _footer(result)]
-    return "\n".join(lines)
+    return visible_controls("\n".join(lines))
 
 
 def render_claims(result: ClaimsResult, fmt: Format) -> str:
@@ -47,7 +71,7 @@ def render_claims(result: ClaimsResult, fmt: Format) -> str:
     lines = [f"# Claims in {result.source.path}" if markdown else f"Claims in {result.source.path}"]
     lines += [_claim_line(claim, markdown) for claim in result.claims]
     lines += ["", _footer(result)]
-    return "\n".join(lines)
+    return visible_controls("\n".join(lines))
 
 
 def _footer(result: SummaryResult | ClaimsResult) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from summarizer.render import visible_controls
 from summarizer.story.html import render_html
 from summarizer.story.result import Cell, StoryResult
 
@@ -62,8 +63,9 @@ def render_markdown(story: StoryResult) -> str:
     ]
     lines += [f"_warning: {w}_" for w in story.warnings]
     # Articles are hostile input: a "<script>" quoted from one must stay text wherever the
-    # Markdown is rendered. Nothing of ours uses "<".
-    return "\n".join(lines).replace("<", "&lt;")
+    # Markdown is rendered (nothing of ours uses "<"), and an ESC sequence must not reach the
+    # terminal it is printed on (see summarizer.render).
+    return visible_controls("\n".join(lines).replace("<", "&lt;"))
 
 
 def _at(span: tuple[int, int]) -> str:
