@@ -51,15 +51,13 @@ class ConfigError(SummarizerError):
 
 
 class LedgerError(ConfigError):
-    """SQLite could not read or write the batch ledger at `path`."""
+    """SQLite could not read or write the batch ledger at `path`; `advice` says what to do."""
 
-    def __init__(self, reason: str, *, path: Path) -> None:
+    def __init__(self, reason: str, *, path: Path, advice: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(
-            f"cannot use batch ledger {path}: {reason}; move it away and rerun (finished outputs "
-            "are adopted again without a model call)"
-        )
+        self.advice = advice
+        super().__init__(f"cannot use batch ledger {path}: {reason}; {advice}")
 
 
 class InputError(SummarizerError):

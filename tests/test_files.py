@@ -1,79 +1,19 @@
-"""`write_output` against real files, links, FIFOs, devices and file systems (issue 11, class 1).
-
-Devices are made with mknod inside the test's directory when we are root (a root test must never
-aim at the real /dev/null: if the writer regressed, it would replace the machine's device);
-without root, the real /dev/null is safe to use, since only root could replace it.
-"""
+"""`write_output` against real files, links, FIFOs, devices and file systems (issue 11, class 1)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import stat
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from summarizer.errors import OutputError
 from summarizer.files import STALE_AFTER_S, check_output, write_atomic, write_output
-
-ROOT = os.geteuid() == 0
-
-
-def device(tmp_path: Path, name: str, major: int, minor: int, *, block: bool = False) -> Path:
-    """A device node of our own (root), for a test that must not aim at the machine's."""
-    if not ROOT:
-        pytest.skip("making a device node needs root")
-    path = tmp_path / name
-    kind = stat.S_IFBLK if block else stat.S_IFCHR
-    try:
-        os.mknod(path, 0o666 | kind, os.makedev(major, minor))
-    except PermissionError:
-        pytest.skip("mknod is not permitted here")
-    return path
-
-
-@pytest.fixture
-def null_device(tmp_path: Path) -> Path:
-    return device(tmp_path, "null", 1, 3) if ROOT else Path("/dev/null")
-
-
-@contextlib.contextmanager
-def tmpfs(where: Path, *options: str) -> Iterator[Path]:
-    """A tmpfs mounted at `where` (root with mount rights only), unmounted after."""
-    where.mkdir()
-    if not ROOT:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join(("size=64k", *options)), "tmpfs", str(where)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr!r}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory nobody can write: a read-only tmpfs as root (root ignores mode bits)."""
-    if ROOT:
-        with tmpfs(tmp_path / "ro", "ro") as where:
-            yield where
-    else:
-        where = tmp_path / "ro"
-        where.mkdir()
-        where.chmod(0o555)
-        yield where
-        where.chmod(0o755)
+from tests.filesystems import device, null_device, read_only_dir, tmpfs
 
 
 def listing(folder: Path) -> list[str]:
@@ -155,9 +95,10 @@ def test_a_path_under_a_regular_file_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "file").read_text() == "f"
 
 
-def test_a_character_device_is_written_through_not_replaced(null_device: Path) -> None:
-    write_output(null_device, "discarded")
-    assert stat.S_ISCHR(null_device.stat().st_mode)
+def test_a_character_device_is_written_through_not_replaced(tmp_path: Path) -> None:
+    null = null_device(tmp_path)
+    write_output(null, "discarded")
+    assert stat.S_ISCHR(null.stat().st_mode)
 
 
 def test_a_full_device_is_an_output_error(tmp_path: Path) -> None:
@@ -215,12 +156,13 @@ def test_a_pipe_whose_reader_left_is_an_output_error() -> None:
         os.close(write_end)
 
 
-def test_a_read_only_directory_is_refused_before_writing(read_only_dir: Path) -> None:
-    with pytest.raises(OutputError, match="not writable"):
-        check_output(read_only_dir / "out.json")
-    with pytest.raises(OutputError):
-        write_output(read_only_dir / "sub" / "out.json", "x")
-    assert listing(read_only_dir) == []
+def test_a_read_only_directory_is_refused_before_writing(tmp_path: Path) -> None:
+    with read_only_dir(tmp_path) as read_only:
+        with pytest.raises(OutputError, match="not writable"):
+            check_output(read_only / "out.json")
+        with pytest.raises(OutputError):
+            write_output(read_only / "sub" / "out.json", "x")
+        assert listing(read_only) == []
 
 
 def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ from summarizer.service import Summarizer
 from summarizer.sources import source_from_text
 from summarizer.story.render import render_story
 from tests.fakes import ScriptedBackend
+from tests.filesystems import full_device, null_device
 from tests.openai_server import OpenAIServer
 from tests.story.test_story import TREATY, article, settings, tell
 from tests.support import run_summarizer
-from tests.test_files import ROOT, device
 
 HOSTILE = (
     "The council met on Monday.\x1b[2J\x1b[H The clipboard is yours\x1b]52;c;cm0gLXJmIH4=\x07 now. "
@@ -125,9 +125,11 @@ def test_targets_that_cannot_be_written_fail_before_any_call(
 
 @pytest.mark.slow
 def test_devices_pipes_and_links_are_written_through_or_followed(
-    openai_server: OpenAIServer, seed_path: Path, tmp_path: Path
+    openai_server: OpenAIServer,
+    seed_path: Path,
+    tmp_path: Path,
 ) -> None:
-    null = device(tmp_path, "null", 1, 3) if ROOT else Path("/dev/null")
+    null = null_device(tmp_path)
     assert (
         summarize(openai_server, tmp_path / "home", str(seed_path), "-o", str(null)).returncode == 0
     )
@@ -156,18 +158,14 @@ def test_devices_pipes_and_links_are_written_through_or_followed(
     assert openai_server.request_count == 1  # the first run paid, the others were cached
 
 
-@pytest.fixture
-def full_device(tmp_path: Path) -> Path:
-    """A device where every write fails with ENOSPC: our own node as root, else /dev/full."""
-    return device(tmp_path, "full", 1, 7) if ROOT else Path("/dev/full")
-
-
 @pytest.mark.slow
 def test_a_paid_result_that_cannot_be_written_is_recovered_by_a_free_rerun(
-    openai_server: OpenAIServer, seed_path: Path, tmp_path: Path, full_device: Path
+    openai_server: OpenAIServer,
+    seed_path: Path,
+    tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    failed = summarize(openai_server, home, str(seed_path), "-o", str(full_device))
+    failed = summarize(openai_server, home, str(seed_path), "-o", str(full_device(tmp_path)))
     assert failed.returncode == 1
     line = one_error_line(failed.stderr)
     assert "No space left on device" in line and "rerun the same command" in line
@@ -183,10 +181,13 @@ def test_a_paid_result_that_cannot_be_written_is_recovered_by_a_free_rerun(
 
 @pytest.mark.slow
 def test_without_the_cache_an_unwritable_result_is_written_elsewhere(
-    openai_server: OpenAIServer, seed_path: Path, tmp_path: Path, full_device: Path
+    openai_server: OpenAIServer,
+    seed_path: Path,
+    tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    failed = summarize(openai_server, home, str(seed_path), "-o", str(full_device), cache=False)
+    full = full_device(tmp_path)
+    failed = summarize(openai_server, home, str(seed_path), "-o", str(full), cache=False)
     assert failed.returncode == 1
     line = one_error_line(failed.stderr)
     (kept,) = (home / "recovered").iterdir()

@@ -19,22 +19,31 @@ the articles do not form a story) and its output. The same order holds: the stor
 written atomically first, its row second, so a `done` row always has its file, and a file
 whose row was lost is adopted by the next run when its sources are the members' inputs. The
 table is created with the ledger, or on the first story written into a ledger made before it.
+
+A ledger that SQLite cannot read or write (damaged pages, a full disk, a file that is no
+database) raises LedgerError from whichever method met it, naming the file and the way out: for
+a full disk, free space and rerun; for a damaged ledger, move it away and rerun, and the outputs
+in `items/` are adopted again without a model call (their files name their input's hash).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from summarizer.errors import ConfigError
+from summarizer.errors import ConfigError, LedgerError
 from summarizer.schemas import Usage
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 SCHEMA_VERSION = 1
 
@@ -152,6 +161,34 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _faults_named(
+    method: Callable[Concatenate[Ledger, P], R],
+) -> Callable[Concatenate[Ledger, P], R]:
+    """SQLite's errors from `method` become a LedgerError naming the file."""
+
+    @functools.wraps(method)
+    def guarded(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            raise _ledger_error(error, self.path) from None
+
+    return guarded
+
+
+def _ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        advice = "free some space and rerun"
+    elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        advice = "make its directory writable, or use another --out directory"
+    else:
+        advice = (
+            "move it away and rerun (finished outputs are adopted again without a model call)"
+        )
+    return LedgerError(str(error), path=path, advice=advice)
+
+
 class Ledger:
     """Item states in `path` (created on first use); close it, or use it as a context manager."""
 
@@ -161,7 +198,7 @@ class Ledger:
         try:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         except sqlite3.Error as error:
-            raise ConfigError(f"cannot use batch ledger {path}: {error}") from None
+            raise _ledger_error(error, path) from None
         try:
             self._prepare()
         except BaseException:
@@ -181,7 +218,7 @@ class Ledger:
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 version = SCHEMA_VERSION
         except sqlite3.DatabaseError as error:
-            raise ConfigError(f"cannot use batch ledger {self.path}: {error}") from None
+            raise _ledger_error(error, self.path) from None
         if version != SCHEMA_VERSION:
             raise ConfigError(
                 f"{self.path} is a batch ledger of format {version}; this version reads "
@@ -190,10 +227,12 @@ class Ledger:
 
     # --- reading -----------------------------------------------------------------------------
 
+    @_faults_named
     def get(self, item_id: str) -> LedgerRow | None:
         row = self._db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         return _row(row) if row is not None else None
 
+    @_faults_named
     def rows(self, state: ItemState | None = None) -> list[LedgerRow]:
         if state is None:
             cursor = self._db.execute("SELECT * FROM items ORDER BY id")
@@ -203,6 +242,7 @@ class Ledger:
             )
         return [_row(row) for row in cursor.fetchall()]
 
+    @_faults_named
     def done_with_hash(self, input_sha256: str) -> list[LedgerRow]:
         cursor = self._db.execute(
             "SELECT * FROM items WHERE input_sha256 = ? AND state = 'done' ORDER BY id",
@@ -210,12 +250,14 @@ class Ledger:
         )
         return [_row(row) for row in cursor.fetchall()]
 
+    @_faults_named
     def counts(self) -> dict[str, int]:
         cursor = self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state")
         return {state: count for state, count in cursor.fetchall()}
 
     # --- state changes, each one transaction --------------------------------------------------
 
+    @_faults_named
     def schedule(
         self, item_id: str, *, origin: str, input_sha256: str, metadata: dict[str, Any] | None
     ) -> None:
@@ -235,6 +277,7 @@ class Ledger:
                 (item_id, origin, input_sha256, _json(metadata), now, now),
             )
 
+    @_faults_named
     def refresh(self, item_id: str, *, origin: str, metadata: dict[str, Any] | None) -> None:
         """Update where a done item came from and its metadata, which do not change its output."""
         with self._transaction():
@@ -243,6 +286,7 @@ class Ledger:
                 (origin, _json(metadata), item_id),
             )
 
+    @_faults_named
     def mark_running(self, item_id: str) -> None:
         now = self._clock()
         with self._transaction():
@@ -259,6 +303,7 @@ class Ledger:
     def mark_failed(self, item_id: str, *, error: str, usage: Usage) -> None:
         self._finish(item_id, ItemState.FAILED, output_path=None, error=error, usage=usage)
 
+    @_faults_named
     def _finish(
         self,
         item_id: str,
@@ -278,6 +323,7 @@ class Ledger:
 
     # --- stories -----------------------------------------------------------------------------
 
+    @_faults_named
     def story_rows(self) -> list[StoryRow]:
         try:
             cursor = self._db.execute("SELECT * FROM stories ORDER BY id")
@@ -290,6 +336,7 @@ class Ledger:
             rows.append(StoryRow.model_validate(values))
         return rows
 
+    @_faults_named
     def record_story(
         self,
         story_id: str,
@@ -320,6 +367,7 @@ class Ledger:
                  self._clock()),
             )  # fmt: skip
 
+    @_faults_named
     def forget_story(self, story_id: str) -> None:
         """Drop a story's row; call only after its file is gone."""
         with self._transaction():

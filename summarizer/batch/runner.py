@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -59,7 +60,7 @@ from summarizer.batch.stories import Member, StoriesReport, run_stories
 from summarizer.batch.throttle import ThrottledBackend
 from summarizer.batch.triage import Fail, Recover, Skip, Summarize, observe, triage
 from summarizer.config import Settings
-from summarizer.errors import SummarizerError
+from summarizer.errors import OutputError, SummarizerError
 from summarizer.files import write_atomic
 from summarizer.llm import Backend
 from summarizer.llm.calls import RetryPolicy, UsageMeter
@@ -113,6 +114,7 @@ def run_batch(
     recording the run's report) when interrupted. Item failures are in the report, not raised.
     """
     out_dir = options.out_dir
+    _check_out_dir(out_dir)
     with exclusive_lock(out_dir):
         _sweep_temp_files(out_dir)
         (out_dir / ITEMS_DIR).mkdir(exist_ok=True)
@@ -149,6 +151,18 @@ def run_batch(
                 service.close()
                 report = run.finish()
     return report
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output directory that cannot hold a run's files, before anything is spent."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError("is not a directory; --out takes a directory", path=out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(error.strerror or str(error), path=out_dir) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError("the directory is not writable", path=out_dir)
 
 
 def _sweep_temp_files(out_dir: Path) -> None:
@@ -451,7 +465,10 @@ class _Run:
 
     def finish(self) -> BatchReport:
         self._threads.close()
-        rebuild_results(self.ledger, self.out_dir)
+        try:
+            rebuild_results(self.ledger, self.out_dir)
+        except OSError as error:
+            raise OutputError(error.strerror or str(error), path=self.out_dir) from None
         duration = max(time.monotonic() - self._clock_start, 1e-9)
         stats = self.backend.stats
         identity = self.service.profile.identity
@@ -480,7 +497,10 @@ class _Run:
                 calls_per_s=round(stats.calls / duration, 3),
             ),
         )
-        write_report(report, self.out_dir)
+        try:
+            write_report(report, self.out_dir)
+        except OSError as error:
+            raise OutputError(error.strerror or str(error), path=self.out_dir) from None
         return report
 
 
