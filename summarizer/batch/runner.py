@@ -49,6 +49,8 @@ from summarizer.batch.ledger import ItemState, Ledger
 from summarizer.batch.lock import exclusive_lock
 from summarizer.batch.ratelimit import RateLimiter
 from summarizer.batch.report import (
+    REPORT_NAME,
+    RESULTS_NAME,
     BatchReport,
     Counts,
     Failure,
@@ -468,7 +470,8 @@ class _Run:
         try:
             rebuild_results(self.ledger, self.out_dir)
         except OSError as error:
-            raise OutputError(error.strerror or str(error), path=self.out_dir) from None
+            reason = error.strerror or str(error)
+            raise OutputError(reason, path=self.out_dir / RESULTS_NAME) from None
         duration = max(time.monotonic() - self._clock_start, 1e-9)
         stats = self.backend.stats
         identity = self.service.profile.identity
@@ -500,7 +503,8 @@ class _Run:
         try:
             write_report(report, self.out_dir)
         except OSError as error:
-            raise OutputError(error.strerror or str(error), path=self.out_dir) from None
+            reason = error.strerror or str(error)
+            raise OutputError(reason, path=self.out_dir / REPORT_NAME) from None
         return report
 
 

@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _say(message: str) -> None:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    # A message may quote a file name or an endpoint's words: keep their escapes inert too.
+    from summarizer.render import visible_controls
+
+    typer.echo(f"error: {visible_controls(' '.join(message.split()))}", err=True)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
