@@ -33,10 +33,10 @@ from summarizer.text import content_tokens
 # Weights and threshold of the combined score, chosen on the seed story (docs/story.md).
 MEANING_WEIGHT = 0.7
 WORDS_WEIGHT = 0.3
-MATCH_THRESHOLD = 0.55
+MATCH_THRESHOLD = 0.6
 # How much closer another sentence of the seed's article may be to a candidate than the seed's
 # own evidence is, for the candidate still to match (see `reciprocal`).
-RECIPROCAL_SLACK = 0.05
+RECIPROCAL_SLACK = 0.1
 # A denying sentence words things its own way ("denied claims of weapons transfers" against
 # "accused of supplying ammunition"), so it needs less to count as about the same thing.
 DENIAL_THRESHOLD = 0.4
