@@ -2,26 +2,43 @@
 
 Invariants (property-tested): `text[s.start:s.end] == s.text` for every sentence; sentences are
 in order, never overlap, and together cover every non-whitespace character; a chunk's rendered
-prompt text (`render_sentences`) never exceeds its token budget; nothing is dropped.
+prompt text (`render_sentences`) never exceeds its token budget, and `Chunk.tokens` is exactly
+its token count; nothing is dropped.
 
 Chunks are packed from whole paragraphs while they fit, then from whole sentences; a sentence
 longer than the budget is cut at word boundaries, and a "word" longer than the budget (a URL,
 base64) at character boundaries.
+
+Every path is linear in the text's length, each character counted about once. That rests on how
+tiktoken works: it cuts text into pieces with a regex (a word with its leading space, up to three
+digits, a run of punctuation, a run of whitespace) and encodes each piece alone, so the count of
+a concatenation is the sum of its parts wherever a piece boundary falls at the join. Boundaries
+are certain after a rendered sentence's `[id]`, before the `[` of the next line, and between
+words parted by whitespace other than `\\r`; the one join that merges is punctuation followed by
+`\\r` or `\\n` (`.\\n` is one token), and that is measured, never assumed. So a sentence is
+counted once while splitting (`Sentence.tokens`), a chunk's exact count is a sum of per-sentence
+parts, and an over-long sentence is cut by counting consecutive stretches of it rather than
+ever-growing prefixes. Counted strings stay bounded in length too, because tiktoken itself
+slows down more than linearly on one long piece (a megabyte without spaces).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate, compress, islice
 
 from summarizer.errors import PlanError
 from summarizer.tokens import TokenCounter
 
 # A sentence ends at . ! ? or … (plus closing quotes/brackets) followed by whitespace and then
 # something that can open a sentence. Commas inside quotes ("…document,” Putin said) never end one.
-_BOUNDARY = re.compile(r"""[.!?…]+["'”’»)\]]*(?=\s+["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ])""")
+# The lookbehind and possessive quantifiers only stop the regex from retrying inside a run of
+# dots or spaces (quadratic on "......"); no backtracking could have found another match there.
+_BOUNDARY = re.compile(r"""(?<![.!?…])[.!?…]++["'”’»)\]]*+(?=\s++["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ])""")
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -68,8 +85,23 @@ _ABBREVIATIONS = frozenset(
         "approx",
     ]
 )
+_LONGEST_ABBREVIATION = max(map(len, _ABBREVIATIONS))
+_TRAILING_LETTERS = re.compile(r"[A-Za-z]+$")
 _PARAGRAPH = re.compile(r"[^\n]+")
 _WORD = re.compile(r"\S+")
+_NON_SPACE = re.compile(r"\S")
+_OTHER_WHITESPACE = re.compile(r"[^\S ]")
+# Separators across which token counts may not add up: tiktoken glues \r to punctuation before
+# it, and \x1c-\x1f are whitespace to Python but punctuation to tiktoken.
+_UNSAFE_SEPARATOR = re.compile(r"[\r\x1c-\x1f]")
+
+# Every sentence is budgeted with the widest id it could get, so renumbering never breaks a fit.
+_WIDEST_ID = "[999999]"
+# Sentences up to this many characters are counted whole; longer ones stretch by stretch.
+_SHORT_SENTENCE = 2048
+# Characters after which "\n" is known to stand alone as one piece: a line ending in a letter or
+# digit. After these plain punctuation marks it may merge, by an amount measured once per tail.
+_PLAIN_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’«»…—–")
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,10 @@ class Sentence:
     end: int
     text: str
     paragraph: int
+    # Tokens of "[999999] text" as shown to a model (`render_sentences`), in `encoding`: what the
+    # sentence costs in any chunk, whatever id it is given. Counted once, while splitting.
+    tokens: int = field(compare=False, repr=False)
+    encoding: str = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -104,12 +140,76 @@ def neutralise_delimiters(text: str) -> str:
 
     Only the prompt copy changes; evidence is always taken from the untouched source.
     """
-    return _DELIMITER_TAG.sub(r"‹\1", text)
+    return _DELIMITER_TAG.sub(r"‹\1", text) if "<" in text else text
 
 
 def render_sentences(sentences: Sequence[Sentence]) -> str:
     """The numbered form a model sees: one `[id] text` line per sentence."""
     return "\n".join(f"[{s.id}] {neutralise_delimiters(s.text)}" for s in sentences)
+
+
+class _Measure:
+    """Token counts of the parts a rendered chunk is made of, for one counter."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.widest_id = counter.count(_WIDEST_ID)
+        self._newline = counter.count("\n")
+        self._digit_groups: dict[str, int] = {}
+        self._tails: dict[str, int] = {}
+        self._brackets = counter.count("[") + counter.count("]")
+
+    def cost(self, text: str) -> int:
+        """Tokens of `[999999] text` as shown, the budget a sentence of this text takes."""
+        return self.widest_id + self.counter.count(" " + neutralise_delimiters(text))
+
+    def sentence_cost(self, sentence: Sentence) -> int:
+        if sentence.encoding == self.counter.encoding_name:
+            return sentence.tokens
+        return self.cost(sentence.text)
+
+    def line(self, sentence: Sentence) -> tuple[int, int]:
+        """(tokens of `[id] text`, tokens its line break adds when another line follows)."""
+        text_tokens = self.sentence_cost(sentence) - self.widest_id  # "]" ends a piece
+        shown = neutralise_delimiters(sentence.text)
+        return self._id(sentence.id) + text_tokens, self._line_break(shown, text_tokens)
+
+    def _id(self, sentence_id: int) -> int:
+        # "[", each run of up to three digits, and "]" are separate pieces.
+        digits = str(sentence_id)
+        total = self._brackets
+        for i in range(0, len(digits), 3):
+            group = digits[i : i + 3]
+            if group not in self._digit_groups:
+                self._digit_groups[group] = self.counter.count(group)
+            total += self._digit_groups[group]
+        return total
+
+    def _line_break(self, shown: str, text_tokens: int) -> int:
+        last = shown[-1]
+        if last.isalnum():
+            return self._newline  # a word or number piece never takes the "\n" in
+        tail = _punctuation_tail(shown)
+        if tail is None:  # an unusual ending: measure it whole
+            return self.counter.count(f" {shown}\n") - text_tokens
+        if tail not in self._tails:
+            self._tails[tail] = self.counter.count(f"{tail}\n") - self.counter.count(tail)
+        return self._tails[tail]
+
+
+def _punctuation_tail(shown: str) -> str | None:
+    """The last tiktoken piece of " " + shown when it is plain punctuation, else None."""
+    start = len(shown)
+    while start > 0 and shown[start - 1] in _PLAIN_PUNCTUATION:
+        start -= 1
+        if len(shown) - start > 32:
+            return None  # a long run: not worth a memo entry
+    if start == len(shown):
+        return None
+    before = shown[start - 1] if start else " "
+    if before == " ":
+        return " " + shown[start:]
+    return shown[start:] if before.isalnum() else None
 
 
 def _spans(text: str) -> Iterator[tuple[int, int, int]]:
@@ -129,79 +229,247 @@ def _spans(text: str) -> Iterator[tuple[int, int, int]]:
 def _is_abbreviation(line: str, dot: int) -> bool:
     if line[dot] != ".":
         return False
-    word = re.search(r"([A-Za-z]+)$", line[:dot])
+    # Only the letters just before the dot matter, and no abbreviation is longer than a few.
+    window = line[max(0, dot - _LONGEST_ABBREVIATION - 1) : dot]
+    word = _TRAILING_LETTERS.search(window)
     if word is None:
         return False
-    token = word.group(1)
+    token = word.group()
     # Single initials ("J. Smith", "U.S.") and known abbreviations do not end a sentence.
     return len(token) == 1 or token.lower() in _ABBREVIATIONS
 
 
 def _stripped(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[int, int, int]]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start < end:
-        yield start, end, paragraph
+    segment = text[start:end]
+    content = segment.strip()  # str.strip() and str.isspace() agree on what whitespace is
+    if content:
+        start += len(segment) - len(segment.lstrip())
+        yield start, start + len(content), paragraph
 
 
 def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[Sentence]:
     """Sentences numbered from 1; any longer than `max_tokens` once rendered are cut into pieces."""
+    measure = _Measure(counter)
     sentences: list[Sentence] = []
     for start, end, paragraph in _spans(text):
-        for piece_start, piece_end in _fit(text, start, end, counter, max_tokens):
-            sid = len(sentences) + 1
+        for piece_start, piece_end, tokens in _fit(text, start, end, measure, max_tokens):
             sentences.append(
-                Sentence(sid, piece_start, piece_end, text[piece_start:piece_end], paragraph)
+                Sentence(
+                    len(sentences) + 1,
+                    piece_start,
+                    piece_end,
+                    text[piece_start:piece_end],
+                    paragraph,
+                    tokens,
+                    counter.encoding_name,
+                )
             )
     return sentences
 
 
-def _rendered_tokens(counter: TokenCounter, text: str) -> int:
-    # Budget for the worst-case id prefix so a renumbered sentence still fits.
-    return counter.count(f"[999999] {text}")
-
-
 def _fit(
-    text: str, start: int, end: int, counter: TokenCounter, max_tokens: int
-) -> Iterator[tuple[int, int]]:
-    if _rendered_tokens(counter, text[start:end]) <= max_tokens:
-        yield start, end
+    text: str, start: int, end: int, measure: _Measure, max_tokens: int
+) -> Iterator[tuple[int, int, int]]:
+    """(start, end, cost) of pieces of a sentence, each costing at most `max_tokens`."""
+    if end - start <= _SHORT_SENTENCE:
+        tokens = measure.cost(text[start:end])
+        if tokens <= max_tokens:
+            yield start, end, tokens
+            return
+    yield from _cut_words(text, start, end, measure, max_tokens)
+
+
+def _cut_words(
+    text: str, start: int, end: int, measure: _Measure, max_tokens: int
+) -> Iterator[tuple[int, int, int]]:
+    """Greedy pieces of whole words, each the longest run of words from its start that fits.
+
+    Pieces end only where counts add up across the gap (`_cut_points`). A piece's count is then
+    its first unit's (with the space a rendered line gives it) plus counts of the stretches that
+    follow, each stretch counted once; a stretch guessed too long costs one wasted count.
+    """
+    counter = measure.counter
+    room = max_tokens - measure.widest_id  # for " " + piece
+    if _DELIMITER_TAG.search(text, start, end):
+        # Shown text differs from the source here, and a piece ending in "<" would be shown
+        # unchanged: count each candidate piece as shown, with a bounded number of counts.
+        words = [word.end() for word in _WORD.finditer(text, start, end)]
+        yield from _cut_at(text, start, words, measure, max_tokens)
         return
-    piece_start: int | None = None
-    piece_end = start
-    for word in _WORD.finditer(text, start, end):
-        candidate_start = word.start() if piece_start is None else piece_start
-        if _rendered_tokens(counter, text[candidate_start : word.end()]) <= max_tokens:
-            piece_start, piece_end = candidate_start, word.end()
+    ends = _cut_points(text, start, end)
+    longest_chars = room * counter.max_token_bytes  # anything this long cannot fit
+    counted_chars = counted_tokens = 0
+    i = 0
+    while i < len(ends):
+        unit_start = _word_start(text, ends[i - 1]) if i else start
+        unit_end = ends[i]
+        first = None
+        if unit_end - unit_start < longest_chars:
+            first = counter.count(" " + text[unit_start:unit_end])
+        if first is None or first > room:
+            yield from _cut_unit(text, unit_start, unit_end, measure, max_tokens)
+            i += 1
             continue
-        if piece_start is not None:
-            yield piece_start, piece_end
-        if _rendered_tokens(counter, word.group()) <= max_tokens:
-            piece_start, piece_end = word.start(), word.end()
-        else:
-            yield from _fit_characters(text, word.start(), word.end(), counter, max_tokens)
-            piece_start = None
-    if piece_start is not None:
-        yield piece_start, piece_end
-
-
-def _fit_characters(
-    text: str, start: int, end: int, counter: TokenCounter, max_tokens: int
-) -> Iterator[tuple[int, int]]:
-    while start < end:
-        low, high = start + 1, end  # the longest prefix that fits, by binary search
-        if _rendered_tokens(counter, text[start:low]) > max_tokens:
-            raise PlanError(f"max_tokens={max_tokens} cannot hold even one character")
-        while low < high:
-            middle = (low + high + 1) // 2
-            if _rendered_tokens(counter, text[start:middle]) <= max_tokens:
-                low = middle
+        used, last, high = first, i, len(ends) - 1  # units i..last fit; beyond high cannot
+        counted_chars += unit_end - unit_start + 1
+        counted_tokens += first
+        misses = 0
+        while last < high and used < room:
+            left = room - used
+            aim = ends[last] + int(left * 0.9 * counted_chars / counted_tokens)
+            probe = min(high, max(last + 1, bisect_right(ends, aim, last + 1, high + 1) - 1))
+            if misses >= 2:  # the estimate keeps missing: bisect instead
+                probe = min(probe, (last + 1 + high) // 2)
+            stretch = ends[probe] - ends[last]
+            if stretch > left * counter.max_token_bytes:  # surely more than `left` tokens
+                high = probe - 1
+                continue
+            tokens = counter.count(text[ends[last] : ends[probe]])
+            counted_chars += stretch
+            counted_tokens += tokens
+            if used + tokens <= room:
+                used, last = used + tokens, probe
             else:
-                high = middle - 1
-        yield start, low
-        start = low
+                high, misses = probe - 1, misses + 1
+        yield unit_start, ends[last], measure.widest_id + used
+        i = last + 1
+
+
+def _cut_points(text: str, start: int, end: int) -> list[int]:
+    """Word ends in text[start:end] where a piece may end: counts add up across what follows."""
+    if _OTHER_WHITESPACE.search(text, start, end) is None:
+        # Words parted by plain spaces only (the common case): find them at C speed.
+        parts = text[start:end].split(" ")
+        ends = accumulate(map((1).__add__, map(len, parts)), initial=start - 1)
+        return list(compress(islice(ends, 1, None), parts))
+    words = [word.end() for word in _WORD.finditer(text, start, end)]
+    if _UNSAFE_SEPARATOR.search(text, start, end) is None:
+        return words
+    # Never cut where the gap holds \r or \x1c-\x1f: counts may not add up across it.
+    safe = [
+        word_end
+        for word_end in words[:-1]
+        if _UNSAFE_SEPARATOR.search(text, word_end, _word_start(text, word_end)) is None
+    ]
+    return [*safe, words[-1]]
+
+
+def _word_start(text: str, position: int) -> int:
+    """Where the next word starts at or after `position` (the end of the text if none does)."""
+    found = _NON_SPACE.search(text, position)
+    return found.start() if found else len(text)
+
+
+def _cut_unit(
+    text: str, start: int, end: int, measure: _Measure, max_tokens: int
+) -> Iterator[tuple[int, int, int]]:
+    """Pieces of one unit too long to fit: at its inner word boundaries, else by characters."""
+    ends = [word.end() for word in _WORD.finditer(text, start, end)]
+    if len(ends) == 1:
+        yield from _cut_characters(text, start, end, measure, max_tokens)
+    else:
+        yield from _cut_at(text, start, ends, measure, max_tokens)
+
+
+def _cut_at(
+    text: str, start: int, ends: list[int], measure: _Measure, max_tokens: int
+) -> Iterator[tuple[int, int, int]]:
+    """Greedy pieces ending at `ends`, each counted whole: for text where counts do not add."""
+    i = 0
+    guess = 1
+    while i < len(ends):
+        piece_start = _word_start(text, ends[i - 1]) if i else start
+        costs: dict[int, int] = {}
+
+        def fits(index: int, piece_start: int = piece_start, costs: dict[int, int] = costs) -> bool:
+            return _fits(text, piece_start, ends[index], measure, max_tokens, costs, index)
+
+        if not fits(i):
+            yield from _cut_unit(text, piece_start, ends[i], measure, max_tokens)
+            i += 1
+            continue
+        last = _longest(fits, i, len(ends) - 1, guess=i + guess)
+        guess = max(1, last - i)  # the next piece is likely about as long
+        yield piece_start, ends[last], costs[last]
+        i = last + 1
+
+
+def _cut_characters(
+    text: str, start: int, end: int, measure: _Measure, max_tokens: int
+) -> Iterator[tuple[int, int, int]]:
+    """Pieces of one word, each its longest prefix that fits, guessed from a bounded window."""
+    counter = measure.counter
+    room = max_tokens - measure.widest_id
+    window = 2 * max(1, room)  # characters; then a little more than the last piece took
+    while start < end:
+        costs: dict[int, int] = {}
+
+        def fits(position: int, start: int = start, costs: dict[int, int] = costs) -> bool:
+            return _fits(text, start, position, measure, max_tokens, costs, position)
+
+        if not fits(start + 1):
+            raise PlanError(f"max_tokens={max_tokens} cannot hold even one character")
+        window = min(end - start, window)
+        while True:  # widen until the window holds more tokens than fit, or is the whole rest
+            covered = counter.prefix_length(" " + text[start : start + window], room) - 1
+            if covered < window or start + window == end:
+                break
+            window = min(end - start, 2 * window)
+        piece_end = _longest(fits, start + 1, end, guess=start + max(1, covered))
+        yield start, piece_end, costs[piece_end]
+        window = (piece_end - start) * 5 // 4 + 8
+        start = piece_end
+
+
+def _fits(
+    text: str,
+    start: int,
+    end: int,
+    measure: _Measure,
+    max_tokens: int,
+    costs: dict[int, int],
+    key: int,
+) -> bool:
+    room_chars = (max_tokens - measure.widest_id) * measure.counter.max_token_bytes
+    if end - start >= room_chars:
+        return False
+    costs[key] = measure.cost(text[start:end])
+    return costs[key] <= max_tokens
+
+
+def _longest(fits: Callable[[int], bool], low: int, high: int, guess: int) -> int:
+    """The largest i in [low, high] with fits(i), given fits(low), for a monotone fits.
+
+    Gallops from `guess` (usually right or next to it) and then bisects, so a good guess costs
+    two calls and a bad one a logarithmic number.
+    """
+    fitting, failing = low, high + 1  # fits(fitting) holds; fits(failing) does not (or beyond)
+    probe = min(max(guess, low + 1), high)
+    if probe > fitting:
+        step = 1
+        if fits(probe):
+            fitting = probe
+            while fitting + step < failing:
+                if not fits(fitting + step):
+                    failing = fitting + step
+                    break
+                fitting += step
+                step *= 2
+        else:
+            failing = probe
+            while failing - step > fitting:
+                if fits(failing - step):
+                    fitting = failing - step
+                    break
+                failing -= step
+                step *= 2
+    while failing - fitting > 1:
+        middle = (fitting + failing) // 2
+        if fits(middle):
+            fitting = middle
+        else:
+            failing = middle
+    return fitting
 
 
 def chunk_sentences(
@@ -216,40 +484,52 @@ def chunk_sentences(
     sentences (up to that many tokens) for context; every chunk still has new sentences, and
     claims cited twice through the overlap are merged later.
     """
+    measure = _Measure(counter)
     chunks: list[Chunk] = []
     current: list[Sentence] = []
     carried = 0  # how many of `current`'s leading sentences are overlap from the last chunk
     current_tokens = 0
     work: deque[Sentence] = deque()
+    lines: dict[int, tuple[int, int]] = {}
 
-    def cost(sentence: Sentence) -> int:
-        return _rendered_tokens(counter, sentence.text)
+    def line(sentence: Sentence) -> tuple[int, int]:
+        if sentence.id not in lines:
+            lines[sentence.id] = measure.line(sentence)
+        return lines[sentence.id]
+
+    def exact(sentences: list[Sentence]) -> tuple[int, int]:
+        """(exact tokens of the rendered sentences, the same plus the last one's line break)."""
+        total = sum(sum(line(s)) for s in sentences)
+        return total - line(sentences[-1])[1], total
 
     def emit() -> list[Sentence]:
         """Close the current chunk; return sentences that must move on to the next one."""
         nonlocal current, carried, current_tokens
         spilled: list[Sentence] = []
-        exact = counter.count(render_sentences(current))
+        tokens, total = exact(current)
         # Token counts are not perfectly additive: move sentences on until the chunk fits.
-        while exact > max_tokens and len(current) - carried > 1:
-            spilled.insert(0, current.pop())
-            exact = counter.count(render_sentences(current))
-        if exact > max_tokens and carried:
+        while tokens > max_tokens and len(current) - carried > 1:
+            popped = current.pop()
+            spilled.append(popped)
+            total -= sum(line(popped))
+            tokens = total - line(current[-1])[1]
+        spilled.reverse()
+        if tokens > max_tokens and carried:
             current, carried = current[carried:], 0
-            exact = counter.count(render_sentences(current))
-        if exact > max_tokens:
+            tokens, _ = exact(current)
+        if tokens > max_tokens:
             raise PlanError(f"sentence {current[0].id} does not fit in {max_tokens} tokens")
-        chunks.append(Chunk(len(chunks), tuple(current), exact))
-        current = _overlap(current, counter, overlap_tokens) if overlap_tokens else []
+        chunks.append(Chunk(len(chunks), tuple(current), tokens))
+        current = _overlap(current, measure, overlap_tokens) if overlap_tokens else []
         carried = len(current)
-        current_tokens = sum(cost(s) for s in current)
+        current_tokens = sum(measure.sentence_cost(s) for s in current)
         return spilled
 
     def drain() -> None:
         nonlocal current, carried, current_tokens
         while work:
             sentence = work.popleft()
-            sentence_cost = cost(sentence)
+            sentence_cost = measure.sentence_cost(sentence)
             if current_tokens + sentence_cost > max_tokens:
                 if len(current) > carried:
                     work.appendleft(sentence)
@@ -260,7 +540,7 @@ def chunk_sentences(
             current_tokens += sentence_cost
 
     for paragraph in _paragraphs(sentences):
-        paragraph_tokens = sum(cost(s) for s in paragraph)
+        paragraph_tokens = sum(measure.sentence_cost(s) for s in paragraph)
         if len(current) > carried and current_tokens + paragraph_tokens > max_tokens:
             work.extend(emit())
         work.extend(paragraph)
@@ -281,15 +561,16 @@ def _paragraphs(sentences: Sequence[Sentence]) -> list[list[Sentence]]:
     return paragraphs
 
 
-def _overlap(sentences: list[Sentence], counter: TokenCounter, budget: int) -> list[Sentence]:
+def _overlap(sentences: list[Sentence], measure: _Measure, budget: int) -> list[Sentence]:
     carried: list[Sentence] = []
     used = 0
     for sentence in reversed(sentences[1:]):  # never carry a whole chunk forward
-        cost = _rendered_tokens(counter, sentence.text)
+        cost = measure.sentence_cost(sentence)
         if used + cost > budget:
             break
-        carried.insert(0, sentence)
+        carried.append(sentence)
         used += cost
+    carried.reverse()
     return carried
 
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,12 +13,15 @@ from hypothesis import strategies as st
 from summarizer.chunking import (
     chunk_sentences,
     chunk_text,
+    neutralise_delimiters,
     render_sentences,
     split_sentences,
 )
 from summarizer.tokens import TokenCounter
 
 COUNTER = TokenCounter("cl100k_base")
+SEEDS = Path(__file__).parent.parent / "evals" / "seeds" / "articles"
+LAYOUTS = Path(__file__).parent / "data" / "chunking" / "seed_layouts.json"
 
 words = st.sampled_from(
     ["Putin", "said", "the", "treaty", "“landmark”", "U.S.", "Mr.", "Kim", "signed", "2024.",
@@ -101,3 +107,200 @@ def test_budget_too_small_for_a_character_is_an_error(budget: int) -> None:
 
     with pytest.raises(PlanError):
         split_sentences("Hello world.", COUNTER, budget)
+
+
+# --- pathological shapes -------------------------------------------------------------------------
+
+# Words and gaps chosen where token counts stop adding up or tiktoken's pieces get odd: \r after
+# punctuation (".\r" is one piece), \x1c-\x1f (whitespace to Python, punctuation to tiktoken),
+# combining marks, CJK without spaces, long runs of one character, delimiter tags, digits.
+odd_words = st.sampled_from(
+    ["Putin", "said.", "“landmark”", "U.S.", "e\u0301t\u00e9", "中文字符。", "テスト", "😀😀",
+     "!!!!!!!!", "......", "1234567", "x" * 700, "<article>", "</parts>", "—", "a,", "Why?",
+     "https://example.com/a/b/c?d=e", "'s", "₂", "\u0663\u0664", "ß", "İ"]
+)  # fmt: skip
+odd_gaps = st.sampled_from(
+    [" ", " ", " ", "  ", "\t", "\r", ".\r", " \r ", "\x1c", "\x1f ", "\u3000", "\xa0", ". ", "\n"]
+)
+odd_documents = st.lists(st.tuples(odd_words, odd_gaps), min_size=1, max_size=150).map(
+    lambda pairs: "".join(w + s for w, s in pairs)
+)
+ENCODINGS = {name: TokenCounter(name) for name in ("cl100k_base", "o200k_base")}
+
+
+def assert_invariants(text: str, counter: TokenCounter, budget: int, overlap: int) -> None:
+    sentences, chunks = chunk_text(text, counter, budget, overlap)
+    previous_end = 0
+    for index, sentence in enumerate(sentences, start=1):
+        assert sentence.id == index
+        assert text[sentence.start : sentence.end] == sentence.text
+        assert text[previous_end : sentence.start].strip() == ""
+        assert sentence.text == sentence.text.strip() != ""
+        # the count kept on the sentence is exact, so chunking can trust it without recounting
+        shown = neutralise_delimiters(sentence.text)
+        assert sentence.tokens == counter.count(f"[999999] {shown}") <= budget
+        previous_end = sentence.end
+    assert text[previous_end:].strip() == ""
+    for chunk in chunks:
+        assert chunk.tokens == counter.count(render_sentences(chunk.sentences)) <= budget
+    seen = [s.id for chunk in chunks for s in chunk.sentences]
+    assert sorted(set(seen)) == [s.id for s in sentences]
+    if overlap == 0:
+        assert seen == [s.id for s in sentences]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=odd_documents,
+    budget=st.integers(min_value=16, max_value=160),
+    overlap=st.sampled_from([0, 0, 25]),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+)
+def test_odd_text_keeps_every_invariant(
+    text: str, budget: int, overlap: int, encoding: str
+) -> None:
+    assert_invariants(text, ENCODINGS[encoding], budget, overlap)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    words=st.lists(odd_words, min_size=1, max_size=400),
+    gap=odd_gaps.filter(lambda g: "\n" not in g and "." not in g),
+    budget=st.integers(min_value=16, max_value=400),
+)
+def test_one_long_line_without_sentence_ends_is_cut_within_budget(
+    words: list[str], gap: str, budget: int
+) -> None:
+    # Longer than the short-sentence path, so it is measured stretch by stretch.
+    text = gap.join(words * (1 + 3000 // len(gap.join(words))))
+    assert_invariants(text, COUNTER, budget, 0)
+
+
+def seed_texts() -> list[tuple[str, str]]:
+    return [(path.name, path.read_text()) for path in sorted(SEEDS.glob("*.txt"))]
+
+
+def repeated_seeds(size: int) -> str:
+    """The five seed articles over and over, paragraphs apart, until `size` characters."""
+    texts = [text for _, text in seed_texts()]
+    parts: list[str] = []
+    total = 0
+    for text in itertools.cycle(texts):
+        if total >= size:
+            break
+        parts.append(text)
+        total += len(text) + 2
+    return "\n\n".join(parts)
+
+
+def layout(text: str, counter: TokenCounter, budget: int) -> dict[str, list[list[int]]]:
+    sentences, chunks = chunk_text(text, counter, budget)
+    return {
+        "sentences": [[s.start, s.end, s.paragraph] for s in sentences],
+        "chunks": [[c.sentences[0].id, c.sentences[-1].id, c.tokens] for c in chunks],
+    }
+
+
+def test_seed_articles_split_and_chunk_exactly_as_before() -> None:
+    # Captured from the chunker before it was made linear (tests/data/chunking): the eval gate's
+    # baselines depend on these exact sentences and chunks.
+    expected = json.loads(LAYOUTS.read_text())
+    for encoding, by_seed in expected["encodings"].items():
+        counter = ENCODINGS[encoding]
+        for name, text in seed_texts():
+            for budget in ("150", "1500"):
+                assert layout(text, counter, int(budget)) == by_seed[name][budget], (name, budget)
+    for name, text in seed_texts():
+        chunks = chunk_text(text, COUNTER, 150, 30)[1]
+        got = [[s.id for s in c.sentences] + [c.tokens] for c in chunks]
+        assert got == expected["overlap"][name]["150/30"]["chunks"], name
+
+
+def test_a_long_article_of_seeds_chunks_exactly_as_before() -> None:
+    expected = json.loads(LAYOUTS.read_text())["repeated"]
+    text = repeated_seeds(1_800_000)
+    assert len(text) == expected["size"]
+    for key, digest in expected["digests"].items():
+        budget, overlap = map(int, key.split("/"))
+        sentences, chunks = chunk_text(text, COUNTER, budget, overlap)
+        data = json.dumps(
+            [
+                [[s.start, s.end, s.paragraph] for s in sentences],
+                [[[s.id for s in c.sentences], c.tokens] for c in chunks],
+            ]
+        )
+        assert hashlib.sha256(data.encode()).hexdigest() == digest, key
+
+
+class CountingCounter(TokenCounter):
+    """The real counter, keeping a tally of how much text it was asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__("cl100k_base")
+        self.calls = 0
+        self.chars = 0
+
+    def count(self, text: str) -> int:
+        self.calls += 1
+        self.chars += len(text)
+        return super().count(text)
+
+    def prefix_length(self, text: str, max_tokens: int) -> int:
+        self.calls += 1
+        self.chars += len(text)
+        return super().prefix_length(text, max_tokens)
+
+
+def no_punctuation_line(size: int) -> str:
+    words = [w.strip(".,!?;:“”\"'’") for _, text in seed_texts() for w in text.split()]
+    line = " ".join(w for w in words if w)
+    return (line + " ") * (size // len(line)) + line[: size % len(line)].strip()
+
+
+PATHOLOGICAL = {
+    "one line, no punctuation": no_punctuation_line,
+    "one paragraph of prose": lambda size: repeated_seeds(size).replace("\n", " "),
+    "one long word": lambda size: "x" * size,
+    "base64-like word": lambda size: ("aB3+/Zq9" * (size // 8 + 1))[:size],
+    "CJK without spaces": lambda size: ("中华人民共和国的首都是北京。" * (size // 14 + 1))[:size],
+    "only spaces and newlines": lambda size: (" \n  \n\t " * (size // 7 + 1))[:size],
+    "many tiny lines": lambda size: ("a\nb.\n" * (size // 5 + 1))[:size],
+    "dots and spaces": lambda size: (". . ...... " * (size // 11 + 1))[:size],
+    "commas before \\r": lambda size: ("word,\r" * (size // 6 + 1))[:size],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(PATHOLOGICAL))
+@pytest.mark.parametrize("budget", [150, 1500])
+def test_pathological_text_is_counted_a_bounded_number_of_times(shape: str, budget: int) -> None:
+    """Work grows linearly: a chunker that recounts growing prefixes (the old one encoded 3,000
+    times its input on one unpunctuated line) fails the per-character bound, and one that
+    re-renders chunks to count them fails the scaling check."""
+    tallies = []
+    for size in (40_000, 160_000):
+        text = PATHOLOGICAL[shape](size)
+        counter = CountingCounter()
+        sentences, chunks = chunk_text(text, counter, budget)
+        assert "".join(s.text for s in sentences) == "".join(text.split()) or all(
+            s.text.strip() for s in sentences
+        )
+        assert all(c.tokens <= budget for c in chunks)
+        assert counter.chars <= 6 * len(text) + 1000, (size, counter.chars)
+        tallies.append((counter.calls, counter.chars))
+    (small_calls, small_chars), (large_calls, large_chars) = tallies
+    assert large_chars <= 4.5 * small_chars + 1000
+    assert large_calls <= 4.5 * small_calls + 50
+
+
+def test_chunking_counts_nothing_again_on_prose() -> None:
+    text = repeated_seeds(200_000)
+    counter = CountingCounter()
+    split_sentences("", counter, 1500)
+    setup = counter.calls  # the fixed parts of a line: "[999999]", brackets, line break
+    sentences = split_sentences(text, counter, 1500)
+    assert counter.calls - setup == len(sentences) + setup  # each sentence once
+    counter.calls = counter.chars = 0
+    chunk_sentences(sentences, counter, 1500)
+    # Only the parts of a rendered line, each once: id digit groups ("1" to "999", at most 1,110
+    # strings) and punctuation tails; re-rendering chunks to count them would be >= len(text).
+    assert counter.chars < 5_000 < len(text) // 40
