@@ -2,16 +2,36 @@
 
 Nothing here runs at import time; `load_settings` is called by the CLI (or by a library user who
 wants the same precedence) and the resulting `Settings` is passed down explicitly.
+
+**Trust model for `.env`.** A `.env` is read from the working directory, which may be a checkout
+of someone else's repository. It is trusted to configure the run, but not silently to decide
+where the user's own key goes: when `.env` sets the endpoint (`OPENAI_BASE_URL`) while the API
+key came from the environment or a flag, a warning (stderr, once per `load_settings`) names the
+endpoint the key will be sent to. A key that `.env` itself supplies goes wherever that `.env`
+says, without a warning: nothing of the user's leaves. `SUMMARIZER_BACKEND` in `.env` cannot
+redirect a key (it only chooses openai or local; the endpoint stays what the user set), so it
+gets no warning.
+
+**Base URLs** are checked here (`check_base_url`): http or https, a host, no whitespace or
+control characters (a newline would otherwise become a traceback, and `ftp://` five retries).
+Credentials in a URL (`http://user:pass@host`, `?api-key=…`, `?key=…`, `?token=…`) never leave
+this process in readable form: `redact_url` is what errors, logs, ledgers, reports and the cache
+key see. So two URLs differing only in their credentials share cache entries, exactly as two
+API keys do: credentials authorise a call, they do not change its answer (a proxy that picks
+a different model by credential should be given a different `--model` or path).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from summarizer import paths
 from summarizer.errors import ConfigError
@@ -69,6 +89,11 @@ class Settings(BaseModel):
     temperature: float = 0.0
     seed: int = 0
 
+    @field_validator("base_url")
+    @classmethod
+    def _valid_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
     def resolved_backend(self) -> BackendName:
         """Explicit choice, else OpenAI when a key or base URL is configured, else local."""
         if self.backend is not None:
@@ -90,25 +115,113 @@ def load_settings(
     *,
     env: Mapping[str, str] | None = None,
     dotenv_path: Path | None = Path(".env"),
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
-    """Merge flags > environment > .env file > defaults into one validated `Settings`."""
+    """Merge flags > environment > .env file > defaults into one validated `Settings`.
+
+    `warn` receives the trust warning described in the module docstring (default: logged).
+    """
     environ = os.environ if env is None else env
-    merged: dict[str, Any] = {}
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    from_env = _from_env(environ)
+    from_dotenv: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
         from dotenv import dotenv_values
 
-        merged.update(_from_env(dotenv_values(dotenv_path)))
-    merged.update(_from_env(environ))
-    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
+        from_dotenv = _from_env(dotenv_values(dotenv_path))
+    merged: dict[str, Any] = {**from_dotenv, **from_env, **given}
     merged.setdefault("cache_dir", paths.cache_dir(environ))
     merged.setdefault("models_dir", paths.models_dir(environ))
     try:
-        return Settings(**merged)
+        settings = Settings(**merged)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid setting {field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {field}: {message}") from None
+    key_is_users = "api_key" in given or "api_key" in from_env
+    endpoint_from_dotenv = (
+        "base_url" in from_dotenv and settings.base_url == from_dotenv["base_url"]
+    )
+    if key_is_users and endpoint_from_dotenv and settings.resolved_backend() == "openai":
+        (warn or _log_warning)(
+            f"{dotenv_path} sets OPENAI_BASE_URL={redact_url(settings.base_url)}: your API key "
+            "from the environment will be sent there. If you did not choose that server, remove "
+            "the line or set OPENAI_BASE_URL yourself"
+        )
+    return settings
 
 
 def _from_env(values: Mapping[str, str | None]) -> dict[str, str]:
     return {field: value for var, field in ENV_VARS.items() if (value := values.get(var))}
+
+
+def _log_warning(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
+
+
+# --- base URLs ------------------------------------------------------------------------------
+
+# Query parameters that carry credentials: api-key (Azure), key (Google), token, sig (SAS)...
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session", re.I)
+_REDACTED = "***"
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def check_base_url(url: str) -> str:
+    """`url` if it can name an OpenAI-compatible endpoint, else ValueError (message redacted)."""
+    bad = _UNPRINTABLE.search(url)
+    if bad is not None:
+        what = "a newline" if bad.group() in "\r\n" else f"the character {bad.group()!r}"
+        raise ValueError(f"the base URL contains {what}; give it on one line, without spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is the check)
+    except ValueError:
+        raise ValueError(f"not a valid URL: {redact_url(url)}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"the base URL must be http:// or https:// and name a host, e.g. "
+            f"http://127.0.0.1:8000/v1 (got {redact_url(url)})"
+        )
+    return url
+
+
+def redact_url(url: str | None) -> str | None:
+    """`url` with its credentials replaced by `***`: the user info, and secret query values."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{_REDACTED}@{host}" if "@" in parts.netloc else parts.netloc
+        query = urlencode(
+            [
+                (name, _REDACTED if _SECRET_PARAM.search(name) else value)
+                for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "[unparsable URL]"
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """Every credential in `url`, raw and percent-decoded, longest first: what to scrub from
+    text (a server's or a library's message) that might quote the URL."""
+    if not url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return (url,)
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    found = {userinfo, *userinfo.split(":")}
+    found |= {value for name, value in pairs if _SECRET_PARAM.search(name)}
+    raw_query = (pair.partition("=") for pair in parts.query.split("&"))
+    found |= {value for name, _, value in raw_query if _SECRET_PARAM.search(unquote(name))}
+    found |= {unquote(secret) for secret in found}
+    # Shorter strings would scrub ordinary words from messages ("v1", "a").
+    return tuple(sorted((s for s in found if len(s) >= 3), key=len, reverse=True))

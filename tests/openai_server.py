@@ -26,6 +26,8 @@ seconds first (a fixed per-call cost for batch tests and benchmarks).
     reject_json_schema()   400, as from a server without structured outputs
     hang(seconds)          waits (past a client's timeout), then answers
     drop_connection()      closes the connection without answering
+    raw(body, content_type, status)   exactly these bytes: an HTML page from a proxy, a body
+                           that is no chat completion
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class Behaviour:
     echo_key: bool = False
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    # Sent as the body, verbatim, instead of a chat completion or error object.
+    raw_body: bytes | None = None
+    content_type: str = "application/json"
 
 
 def valid(content: str, *, finish_reason: str = "stop") -> Behaviour:
@@ -143,6 +148,11 @@ def drop_connection() -> Behaviour:
     return Behaviour(action="drop")
 
 
+def raw(body: bytes | str, content_type: str = "text/html", status: int = 200) -> Behaviour:
+    data = body.encode() if isinstance(body, str) else body
+    return Behaviour(status=status, raw_body=data, content_type=content_type)
+
+
 def count_tokens(text: str) -> int:
     """The server's token estimate, so tests can predict usage: 4 characters a token."""
     return len(text) // 4
@@ -156,6 +166,7 @@ class OpenAIServer:
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
+        self.request_paths: list[str] = []
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -223,9 +234,12 @@ class OpenAIServer:
 
     # --- used by the handler threads ---------------------------------------------------------
 
-    def _record(self, body: dict[str, Any], headers: Mapping[str, str]) -> Behaviour | None:
+    def _record(
+        self, body: dict[str, Any], headers: Mapping[str, str], path: str = ""
+    ) -> Behaviour | None:
         with self._lock:
             self.requests.append(body)
+            self.request_paths.append(path)
             self.request_headers.append({key.lower(): value for key, value in headers.items()})
             return self._script.popleft() if self._script else None
 
@@ -285,7 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"no route for GET {self.path}")
 
     def do_POST(self) -> None:
-        if self.path.rstrip("/") != "/v1/chat/completions":
+        # A query string is the client's (credentials in a base URL); the route ignores it.
+        if self.path.partition("?")[0].rstrip("/") != "/v1/chat/completions":
             self._send_error(404, f"no route for POST {self.path}")
             return
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -298,13 +313,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "request body is not a JSON object")
             return
         owner = self.server.owner
-        behaviour = owner._record(body, dict(self.headers.items()))
+        behaviour = owner._record(body, dict(self.headers.items()), self.path)
         if behaviour is None:
             behaviour = Behaviour()
         if behaviour.action == "drop":
             self.close_connection = True
             return
         owner._wait(owner.latency + behaviour.delay)
+        if behaviour.raw_body is not None:
+            self._send_bytes(behaviour.status, behaviour.raw_body, behaviour.content_type)
+            return
         if behaviour.status != 200:
             self._send_error(
                 behaviour.status,
@@ -348,10 +366,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(
         self, status: int, payload: object, *, headers: Iterable[tuple[str, str]] = ()
     ) -> None:
-        data = json.dumps(payload).encode()
+        self._send_bytes(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send_bytes(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers:
                 self.send_header(name, value)
@@ -408,6 +434,7 @@ __all__ = [
     "invalid_schema",
     "length_cut",
     "rate_limited",
+    "raw",
     "refusal",
     "reject_json_schema",
     "server_error",

@@ -208,7 +208,7 @@ class CallLayer:
                 update={
                     "messages": (
                         *request.messages,
-                        Message(role="assistant", content=completion.text),
+                        Message(role="assistant", content=_echoed(completion.text, current)),
                         Message(role="user", content=REASK_TEMPLATE.format(error=problem)),
                     )
                 }
@@ -259,6 +259,14 @@ class CallLayer:
                 meter.add(completion.usage)
                 return completion
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _echoed(text: str, request: CompletionRequest) -> str:
+    """The invalid answer as the re-ask quotes it: whole when its size is plausible for the
+    token budget, else its start (a server that ignores max_tokens must not have a huge answer
+    sent back on every re-ask)."""
+    limit = 8 * request.max_tokens
+    return text if len(text) <= limit else f"{text[:limit]} [... truncated]"
 
 
 def _describe(error: json.JSONDecodeError | ValidationError) -> str:

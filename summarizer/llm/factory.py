@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarizer.config import Settings
+from summarizer.config import Settings, redact_url
 from summarizer.errors import ConfigError
 from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 from summarizer.llm.embedder import Embedder
@@ -52,7 +52,7 @@ def describe_backend(settings: Settings) -> BackendProfile:
             name="openai",
             model=model,
             context_window=settings.context_window or default_context_window(model),
-            endpoint=settings.base_url,
+            endpoint=redact_url(settings.base_url),  # the cache key sees no credential
         ),
         default_mode="abstractive",
     )

@@ -8,15 +8,26 @@ errors here, and only here:
     401, 403                                          -> AuthenticationFailed
     any other 4xx, malformed response                 -> BackendError
 
-Every error carries `usage=Usage(calls=1, failed_calls=1)`. The API key never appears in a
-message, log line or repr: server text is redacted before we quote it, and SDK exceptions (which
+    200 whose body is not a chat completion (an HTML page from a proxy, a web UI at the wrong
+    path), an answer larger than its bound                   -> BackendError (not retried)
+
+Every error carries `usage=Usage(calls=1, failed_calls=1)`. The API key, and credentials inside
+the base URL, never appear in a message, log line, repr or identity: the URL is shown redacted
+(`config.redact_url`), server text is scrubbed before we quote it, and SDK exceptions (which
 hold the request and its Authorization header) are not chained.
+
+Answers are bounded. A response body may hold at most `response_limit(max_tokens)` bytes on the
+wire (checked while it is read, through an httpx response hook, so a 100 MB answer costs ~100 KB
+of memory, not 744 MB), and the completion text at most `text_limit(max_tokens)` characters: a
+server that ignores `max_tokens` gets a failed attempt that says so, not a re-ask that sends the
+huge answer back. The bound does not apply to a `client` passed in (only the text limit does).
 
 `openai` is imported when a backend is built, never when this module is imported.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import functools
 import json
@@ -24,13 +35,15 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
+from summarizer.config import check_base_url, redact_url, url_secrets
 from summarizer.errors import (
     AuthenticationFailed,
     BackendError,
@@ -42,6 +55,7 @@ from summarizer.llm import BackendIdentity, Completion, CompletionRequest, Messa
 from summarizer.schemas import Usage
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
     from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
     from openai.types.chat.completion_create_params import ResponseFormat
@@ -61,6 +75,73 @@ _FIXED_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")
 
 _FAILED_CALL = Usage(calls=1, failed_calls=1)
 _SERVER_TEXT_LIMIT = 300
+# Generous per token: BPE tokens run to a few dozen characters (runs of spaces), and JSON
+# escaping (\\u00e9) can make a character six bytes on the wire.
+_CHARS_PER_TOKEN = 32
+_BYTES_PER_TOKEN = 6 * _CHARS_PER_TOKEN
+_ENVELOPE_BYTES = 64 * 1024
+
+
+def text_limit(max_tokens: int) -> int:
+    """The most completion characters accepted from an answer with `max_tokens`."""
+    return 1024 + _CHARS_PER_TOKEN * max_tokens
+
+
+def response_limit(max_tokens: int) -> int:
+    """The most response-body bytes read for a request with `max_tokens`."""
+    return _ENVELOPE_BYTES + _BYTES_PER_TOKEN * max_tokens
+
+
+# The bound of the request being sent on this thread; the response hook reads it.
+_RESPONSE_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "summarizer_response_limit", default=None
+)
+
+
+class _ResponseTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"response body over {limit} bytes")
+
+
+def _bound_response(response: httpx2.Response) -> None:
+    """httpx response hook: runs before the body is read, and bounds what will be read."""
+    limit = _RESPONSE_LIMIT.get()
+    if limit is None:
+        return
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise _ResponseTooLarge(limit)
+    response.stream = _bounded_stream_type()(response.stream, limit)
+
+
+@functools.cache
+def _bounded_stream_type() -> Callable[[Any, int], httpx2.SyncByteStream]:
+    """The bounded stream class; made on first use, since httpx2 is imported lazily (and a
+    response's stream must be a `SyncByteStream`)."""
+    import httpx2
+
+    class BoundedStream(httpx2.SyncByteStream):
+        """A response byte stream that stops, with `_ResponseTooLarge`, past `limit` bytes."""
+
+        def __init__(self, inner: httpx2.SyncByteStream, limit: int) -> None:
+            self._inner = inner
+            self._limit = limit
+
+        def __iter__(self) -> Iterator[bytes]:
+            read = 0
+            for chunk in self._inner:
+                read += len(chunk)
+                if read > self._limit:
+                    raise _ResponseTooLarge(self._limit)
+                yield chunk
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return BoundedStream
+
 
 # Keywords strict mode rejects. Dropping them loses nothing: the output is validated against the
 # full pydantic model anyway, and a violation is re-asked with the validation error.
@@ -225,16 +306,25 @@ class OpenAIBackend:
     ) -> None:
         if timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
+        if base_url is not None:
+            try:
+                check_base_url(base_url)
+            except ValueError as error:
+                raise ConfigError(f"invalid base URL: {error}") from None
         self._model = model
         self._base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
+        # What messages, logs and the identity (so the cache key) show: never a credential.
+        self._shown_url = redact_url(self._base_url) or OPENAI_BASE_URL
         self._timeout = timeout
         self._identity = BackendIdentity(
             name="openai",
             model=model,
             context_window=context_window or default_context_window(model),
-            endpoint=base_url,
+            endpoint=redact_url(base_url),
         )
-        self._secret = api_key.get_secret_value() if api_key is not None else None
+        key = api_key.get_secret_value() if api_key is not None else None
+        found = {s for s in (key, *url_secrets(base_url)) if s and len(s) >= 3}
+        self._secrets = tuple(sorted(found, key=len, reverse=True))  # longest first
         self._owns_client = client is None
         self._client = client if client is not None else self._build_client(base_url, api_key)
         self._json_schema_supported = True
@@ -255,8 +345,22 @@ class OpenAIBackend:
         key = api_key.get_secret_value() if api_key is not None else PLACEHOLDER_API_KEY
         # base_url is always explicit so the SDK never re-reads OPENAI_BASE_URL: settings already
         # merged flags, environment and .env, and their answer must win.
+        http_client = openai.DefaultHttpxClient(
+            event_hooks={"response": [_bound_response]},
+            # The bound counts bytes on the wire; uncompressed, they are the bytes we hold.
+            headers={"Accept-Encoding": "identity"},
+        )
+        # The SDK appends paths to the base URL as a string, so a query in it (Azure's
+        # ?api-version=, a proxy's ?api-key=) would land inside the path: send it as the
+        # default query of every request instead.
+        parts = urlsplit(self._base_url)
         return openai.OpenAI(
-            api_key=key, base_url=self._base_url, timeout=self._timeout, max_retries=0
+            api_key=key,
+            base_url=urlunsplit(parts._replace(query="", fragment="")),
+            default_query=dict(parse_qsl(parts.query, keep_blank_values=True)) or None,
+            timeout=self._timeout,
+            max_retries=0,
+            http_client=http_client,
         )
 
     @property
@@ -265,7 +369,8 @@ class OpenAIBackend:
 
     @property
     def base_url(self) -> str:
-        return self._base_url
+        """The endpoint as shown to people: credentials in it replaced by `***`."""
+        return self._shown_url
 
     @property
     def uses_json_schema(self) -> bool:
@@ -273,7 +378,7 @@ class OpenAIBackend:
         return self._json_schema_supported
 
     def __repr__(self) -> str:
-        return f"OpenAIBackend(model={self._model!r}, base_url={self._base_url!r})"
+        return f"OpenAIBackend(model={self._model!r}, base_url={self._shown_url!r})"
 
     def close(self) -> None:
         if self._owns_client:
@@ -325,7 +430,7 @@ class OpenAIBackend:
         log.warning(
             "%s rejected json_schema response formats (%s); using JSON mode with the schema "
             "in the system message from now on",
-            self._base_url,
+            self._shown_url,
             reason,
         )
 
@@ -346,6 +451,8 @@ class OpenAIBackend:
             options["max_completion_tokens"] = request.max_tokens
         else:
             options["max_tokens"] = request.max_tokens
+        url = self._shown_url
+        bound = _RESPONSE_LIMIT.set(response_limit(request.max_tokens))
         try:
             response = self._client.chat.completions.create(
                 model=self._model,
@@ -353,74 +460,124 @@ class OpenAIBackend:
                 response_format=response_format,
                 **options,
             )
+        except _ResponseTooLarge as error:
+            raise self._too_large(f"more than {error.limit} bytes", request) from None
         except openai.APIStatusError as error:
             raise self._status_error(error, response_format) from None
         except openai.APITimeoutError:
             raise TransientBackendError(
-                f"{self._base_url} did not answer within {self._timeout:g}s",
-                usage=_FAILED_CALL,
+                f"{url} did not answer within {self._timeout:g}s", usage=_FAILED_CALL
             ) from None
         except openai.APIConnectionError as error:
             if _connect_failed(error):
-                message = f"cannot reach {self._base_url}: is the server running?"
+                message = f"cannot reach {url}: is the server running?"
             else:
-                message = f"connection to {self._base_url} dropped before an answer"
+                message = f"connection to {url} dropped before an answer"
             raise TransientBackendError(message, usage=_FAILED_CALL) from None
         except openai.OpenAIError as error:
+            raise BackendError(f"{url}: {self._redact(str(error))}", usage=_FAILED_CALL) from None
+        except ValueError:
+            # The SDK parses a body labelled JSON with json.loads: an HTML page labelled so.
             raise BackendError(
-                f"{self._base_url}: {self._redact(str(error))}", usage=_FAILED_CALL
+                f"{url} answered HTTP 200 with a body that is not JSON: is the base URL the "
+                "API's (often ending in /v1), not a web page's?",
+                usage=_FAILED_CALL,
             ) from None
-        return self._completion(response)
+        finally:
+            _RESPONSE_LIMIT.reset(bound)
+        return self._completion(response, request)
+
+    def _too_large(self, size: str, request: CompletionRequest) -> BackendError:
+        return BackendError(
+            f"{self._shown_url} sent an answer of {size}, over the bound for "
+            f"max_tokens={request.max_tokens}: the server ignores the token limit",
+            usage=_FAILED_CALL,
+        )
 
     def _status_error(
         self, error: openai.APIStatusError, response_format: ResponseFormat
     ) -> BackendError | _JsonSchemaRejected:
         status = error.status_code
-        detail = self._redact(_server_message(error))
+        detail = self._redact(_server_message(error)[: _SERVER_TEXT_LIMIT * 4])
         if len(detail) > _SERVER_TEXT_LIMIT:
             detail = detail[:_SERVER_TEXT_LIMIT] + "…"
         if status == 429 or status >= 500:
             return TransientBackendError(
-                f"{self._base_url} answered HTTP {status}: {detail}",
+                f"{self._shown_url} answered HTTP {status}: {detail}",
                 retry_after=retry_after_seconds(error.response.headers),
                 status=status,
                 usage=_FAILED_CALL,
             )
         if status in (401, 403):
             return AuthenticationFailed(
-                f"{self._base_url} refused the credentials (HTTP {status}): {detail}",
+                f"{self._shown_url} refused the credentials (HTTP {status}): {detail}",
                 usage=_FAILED_CALL,
             )
         if status == 400 and response_format["type"] == "json_schema" and _about_json_schema(error):
             return _JsonSchemaRejected(detail)
         return BackendError(
-            f"{self._base_url} answered HTTP {status}: {detail}", usage=_FAILED_CALL
+            f"{self._shown_url} answered HTTP {status}: {detail}", usage=_FAILED_CALL
         )
 
-    def _completion(self, response: ChatCompletion) -> Completion:
-        try:
-            choice = response.choices[0]
-            text = choice.message.content or ""
-            finish_reason = choice.finish_reason
-        except (AttributeError, IndexError, TypeError):
+    def _completion(
+        self, response: ChatCompletion | object, request: CompletionRequest
+    ) -> Completion:
+        """Our `Completion` from what the SDK parsed, every field checked: the SDK builds its
+        models without validation, so a server can put anything in any of them."""
+        if isinstance(response, str):  # the SDK's answer to a body not labelled JSON
             raise BackendError(
-                f"{self._base_url} returned a malformed chat completion", usage=_FAILED_CALL
-            ) from None
-        tokens = response.usage
+                f"{self._shown_url} answered HTTP 200 with something other than JSON "
+                f"({_gist(self._redact(response))}): is the base URL the API's (often ending "
+                "in /v1)?",
+                usage=_FAILED_CALL,
+            )
+        try:
+            choice = response.choices[0]  # type: ignore[attr-defined]
+            text = choice.message.content
+            finish_reason = choice.finish_reason
+        except (AttributeError, IndexError, KeyError, TypeError):
+            text = finish_reason = _MALFORMED
+        if not (isinstance(text, str) or text is None) or not (
+            isinstance(finish_reason, str) or finish_reason is None
+        ):
+            raise BackendError(
+                f"{self._shown_url} returned a malformed chat completion", usage=_FAILED_CALL
+            )
+        text = text or ""
+        if len(text) > text_limit(request.max_tokens):
+            raise self._too_large(f"{len(text)} characters", request)
+        tokens = getattr(response, "usage", None)
         return Completion(
             text=text,
             finish_reason=finish_reason,
             usage=Usage(
                 calls=1,
-                prompt_tokens=tokens.prompt_tokens if tokens else 0,
-                completion_tokens=tokens.completion_tokens if tokens else 0,
+                prompt_tokens=_token_count(getattr(tokens, "prompt_tokens", 0)),
+                completion_tokens=_token_count(getattr(tokens, "completion_tokens", 0)),
             ),
         )
 
     def _redact(self, text: str) -> str:
-        if self._secret:
-            text = text.replace(self._secret, "[redacted]")
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
         return text
+
+
+_MALFORMED = object()
+_MAX_TOKEN_COUNT = 1 << 40
+
+
+def _token_count(value: object) -> int:
+    """A server's token count if it is a plausible one; 0 (unknown) otherwise, so a NaN, a
+    string or 10**30 never reaches usage totals and reports."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return value if 0 <= value < _MAX_TOKEN_COUNT else 0
+
+
+def _gist(text: str) -> str:
+    gist = " ".join(text[:400].split())[:80]
+    return f"starting {gist!r}" if gist else "an empty body"
 
 
 def _message_param(message: Message) -> ChatCompletionMessageParam:
