@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -30,8 +31,13 @@ def read_result(path: Path) -> SummaryResult | None:
     """The result in `path`, or None if there is none or it is not a valid result."""
     try:
         return SummaryResult.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError):
+    except (OSError, ValidationError, ValueError):  # ValueError: a lone surrogate, say
         return None
+
+
+def is_damaged(path: Path) -> bool:
+    """Something is at `path` (a file, a link, a directory) that `read_result` cannot read."""
+    return os.path.lexists(path) and read_result(path) is None
 
 
 def story_path(story_id: str) -> str:

@@ -2,16 +2,25 @@
 
 `results.jsonl` is rebuilt from the ledger at the end of every run (one line per done item, in
 id order, written atomically), so it can never hold an item twice or a half-written line, even
-after crashes and reruns. `report.json` covers this run only.
+after crashes and reruns. An item file that is damaged (truncated, edited) is left out, not
+copied and not a crash; the next run redoes that item (`triage.py`). `report.json` covers this
+run only.
+
+Both are strict JSON: no NaN or Infinity (which `json.dumps` would write, and most parsers then
+reject). Results are re-serialised from the validated model; metadata from an old ledger row that
+holds a non-finite number gets null there.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from summarizer.batch.layout import read_result
 from summarizer.batch.ledger import ItemState, Ledger
 from summarizer.batch.stories import StoriesReport
 from summarizer.files import write_atomic
@@ -73,25 +82,35 @@ class BatchReport(_Model):
 
 
 def rebuild_results(ledger: Ledger, out_dir: Path) -> int:
-    """Rewrite `results.jsonl` from the done rows whose output exists; return the line count."""
+    """Rewrite `results.jsonl` from the done rows whose output is valid; return the line count."""
     lines = []
     for row in ledger.rows(ItemState.DONE):
         if row.output_path is None:
             continue
-        try:
-            result = json.loads((out_dir / row.output_path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            continue  # not done after all: the next run redoes it
+        result = read_result(out_dir / row.output_path)
+        if result is None:
+            continue  # missing or damaged: not done after all, and the next run redoes it
         record = {
             "id": row.id,
             "origin": row.origin,
             "input_sha256": row.input_sha256,
-            "metadata": row.metadata,
-            "result": result,
+            "metadata": _finite(row.metadata),
+            "result": result.model_dump(mode="json"),
         }
-        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
     write_atomic(out_dir / RESULTS_NAME, "".join(f"{line}\n" for line in lines))
     return len(lines)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinity replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def write_report(report: BatchReport, out_dir: Path) -> None:

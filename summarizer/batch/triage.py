@@ -16,19 +16,24 @@ Per item, first match wins:
     otherwise                                          Summarize
 
 A result "holds" an input when it is a valid `SummaryResult` whose `source.sha256` is that input's
-hash; a missing, damaged or outdated output holds nothing, and the item is redone.
+hash; a missing, damaged or outdated output holds nothing, and the item is redone. A damaged one
+(truncated, not JSON, not a result) is named: `Observed.damaged`, and `Summarize.redo` says why,
+so the run and the dry run can tell the user which outputs they found broken.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from summarizer.batch.inputs import BatchItem
-from summarizer.batch.layout import output_path, read_result
+from summarizer.batch.layout import is_damaged, output_path, read_result
 from summarizer.batch.ledger import ItemState, Ledger, LedgerRow
 from summarizer.schemas import Usage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Observed:
     item: BatchItem
     row: LedgerRow | None
     stored: Stored | None  # the result at the item's output path; None if none is readable
+    damaged: bool = False  # something is at that path, but not a readable result
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,9 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Summarize:
-    pass
+    """Call the model. `redo`: why an item that has an output is summarised again."""
+
+    redo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,17 +108,18 @@ def triage(
     observed: Sequence[Observed], finished: Mapping[str, str] | None = None
 ) -> list[tuple[BatchItem, Action]]:
     """One action per item, in order; see the module docstring. `finished` as in Observations."""
-    settled = [(seen.item, _settled(seen)) for seen in observed]
+    settled = [(seen, _settled(seen)) for seen in observed]
     donors = dict(finished or {})
     # A donor in this batch is preferred: its output is known to hold the input.
     donors |= {
-        item.input_sha256: item.id
-        for item, action in reversed(settled)
+        seen.item.input_sha256: seen.item.id
+        for seen, action in reversed(settled)
         if isinstance(action, Skip | Recover)
     }
     leaders: dict[str, str] = {}
     decided: list[tuple[BatchItem, Action]] = []
-    for item, action in settled:
+    for seen, action in settled:
+        item = seen.item
         if action is None:
             digest = item.input_sha256
             if digest in donors:
@@ -119,9 +128,17 @@ def triage(
                 action = Duplicate(leaders[digest], awaits_donor=True)
             else:
                 leaders[digest] = item.id
-                action = Summarize()
+                action = Summarize(redo=_redo_reason(seen))
         decided.append((item, action))
     return decided
+
+
+def _redo_reason(seen: Observed) -> str | None:
+    return _redo_reason_for(seen.item.id) if seen.damaged else None
+
+
+def _redo_reason_for(item_id: str) -> str:
+    return f"its output {output_path(item_id)} is damaged (not a valid result): summarising again"
 
 
 def _settled(seen: Observed) -> Action | None:
@@ -144,14 +161,7 @@ def _settled(seen: Observed) -> Action | None:
 
 def observe(items: Sequence[BatchItem], ledger: Ledger | None, out_dir: Path) -> Observations:
     """Read what triage needs from the ledger (None: there is none yet) and the outputs."""
-    observed = [
-        Observed(
-            item=item,
-            row=ledger.get(item.id) if ledger is not None else None,
-            stored=_stored(out_dir, item.id) if item.error is None else None,
-        )
-        for item in items
-    ]
+    observed = [_observe(item, ledger, out_dir) for item in items]
     finished: dict[str, str] = {}
     if ledger is not None:
         ids = {item.id for item in items}
@@ -162,6 +172,18 @@ def observe(items: Sequence[BatchItem], ledger: Ledger | None, out_dir: Path) ->
                     finished[digest] = row.id
                     break
     return Observations(items=observed, finished=finished)
+
+
+def _observe(item: BatchItem, ledger: Ledger | None, out_dir: Path) -> Observed:
+    row = ledger.get(item.id) if ledger is not None else None
+    if item.error is not None:
+        return Observed(item=item, row=row, stored=None)
+    stored = _stored(out_dir, item.id)
+    damaged = stored is None and is_damaged(out_dir / output_path(item.id))
+    if damaged:
+        # Said where it is found, so the dry run and the real run both tell the user.
+        log.warning("%s: %s", item.id, _redo_reason_for(item.id))
+    return Observed(item=item, row=row, stored=stored, damaged=damaged)
 
 
 def _stored(out_dir: Path, item_id: str) -> Stored | None:
