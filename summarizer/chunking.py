@@ -99,6 +99,8 @@ _UNSAFE_SEPARATOR = re.compile(r"[\r\x1c-\x1f]")
 _WIDEST_ID = "[999999]"
 # Sentences up to this many characters are counted whole; longer ones stretch by stretch.
 _SHORT_SENTENCE = 2048
+# Counts of texts up to this long are remembered within one split.
+_MEMO_CHARS = 24
 # Characters after which "\n" is known to stand alone as one piece: a line ending in a letter or
 # digit. After these plain punctuation marks it may merge, by an amount measured once per tail.
 _PLAIN_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’«»…—–")
@@ -157,10 +159,18 @@ class _Measure:
         self._newline = counter.count("\n")
         self._digit_groups: dict[str, int] = {}
         self._tails: dict[str, int] = {}
+        self._short: dict[str, int] = {}
         self._brackets = counter.count("[") + counter.count("]")
 
     def cost(self, text: str) -> int:
         """Tokens of `[999999] text` as shown, the budget a sentence of this text takes."""
+        if len(text) > _MEMO_CHARS:
+            return self._cost(text)
+        if text not in self._short:  # many tiny lines repeat ("-", "Advertisement", "1.")
+            self._short[text] = self._cost(text)
+        return self._short[text]
+
+    def _cost(self, text: str) -> int:
         return self.widest_id + self.counter.count(" " + neutralise_delimiters(text))
 
     def sentence_cost(self, sentence: Sentence) -> int:
@@ -212,18 +222,17 @@ def _punctuation_tail(shown: str) -> str | None:
     return shown[start:] if before.isalnum() else None
 
 
-def _spans(text: str) -> Iterator[tuple[int, int, int]]:
-    """(start, end, paragraph) of each sentence, stripped of surrounding whitespace."""
+def _spans(text: str) -> Iterator[tuple[int, int, int, str]]:
+    """(start, end, paragraph, text) of each sentence, stripped of surrounding whitespace."""
     for paragraph, match in enumerate(_PARAGRAPH.finditer(text)):
         line_start = match.start()
         line = match.group()
         cursor = 0
         for boundary in _BOUNDARY.finditer(line):
-            if _is_abbreviation(line, boundary.start()):
-                continue
-            yield from _stripped(text, line_start + cursor, line_start + boundary.end(), paragraph)
-            cursor = boundary.end()
-        yield from _stripped(text, line_start + cursor, line_start + len(line), paragraph)
+            if not _is_abbreviation(line, boundary.start()):
+                yield from _stripped(line, line_start, cursor, boundary.end(), paragraph)
+                cursor = boundary.end()
+        yield from _stripped(line, line_start, cursor, len(line), paragraph)
 
 
 def _is_abbreviation(line: str, dot: int) -> bool:
@@ -239,44 +248,38 @@ def _is_abbreviation(line: str, dot: int) -> bool:
     return len(token) == 1 or token.lower() in _ABBREVIATIONS
 
 
-def _stripped(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[int, int, int]]:
-    segment = text[start:end]
+def _stripped(
+    line: str, line_start: int, start: int, end: int, paragraph: int
+) -> Iterator[tuple[int, int, int, str]]:
+    segment = line[start:end]
     content = segment.strip()  # str.strip() and str.isspace() agree on what whitespace is
     if content:
-        start += len(segment) - len(segment.lstrip())
-        yield start, start + len(content), paragraph
+        # Everything before the first character of `content` is whitespace, so this finds it.
+        start = line_start + start + segment.find(content[0])
+        yield start, start + len(content), paragraph, content
 
 
 def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[Sentence]:
     """Sentences numbered from 1; any longer than `max_tokens` once rendered are cut into pieces."""
     measure = _Measure(counter)
+    encoding = counter.encoding_name
     sentences: list[Sentence] = []
-    for start, end, paragraph in _spans(text):
-        for piece_start, piece_end, tokens in _fit(text, start, end, measure, max_tokens):
+    for start, end, paragraph, content in _spans(text):
+        if end - start <= _SHORT_SENTENCE:  # nearly every sentence: counted once, whole
+            tokens = measure.cost(content)
+            if tokens <= max_tokens:
+                sentences.append(
+                    Sentence(len(sentences) + 1, start, end, content, paragraph, tokens, encoding)
+                )
+                continue
+        for piece_start, piece_end, tokens in _cut_words(text, start, end, measure, max_tokens):
+            piece = text[piece_start:piece_end]
             sentences.append(
                 Sentence(
-                    len(sentences) + 1,
-                    piece_start,
-                    piece_end,
-                    text[piece_start:piece_end],
-                    paragraph,
-                    tokens,
-                    counter.encoding_name,
+                    len(sentences) + 1, piece_start, piece_end, piece, paragraph, tokens, encoding
                 )
             )
     return sentences
-
-
-def _fit(
-    text: str, start: int, end: int, measure: _Measure, max_tokens: int
-) -> Iterator[tuple[int, int, int]]:
-    """(start, end, cost) of pieces of a sentence, each costing at most `max_tokens`."""
-    if end - start <= _SHORT_SENTENCE:
-        tokens = measure.cost(text[start:end])
-        if tokens <= max_tokens:
-            yield start, end, tokens
-            return
-    yield from _cut_words(text, start, end, measure, max_tokens)
 
 
 def _cut_words(
