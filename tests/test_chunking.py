@@ -4,6 +4,7 @@ import hashlib
 import itertools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -257,7 +258,7 @@ def no_punctuation_line(size: int) -> str:
     return (line + " ") * (size // len(line)) + line[: size % len(line)].strip()
 
 
-PATHOLOGICAL = {
+PATHOLOGICAL: dict[str, Callable[[int], str]] = {
     "one line, no punctuation": no_punctuation_line,
     "one paragraph of prose": lambda size: repeated_seeds(size).replace("\n", " "),
     "one long word": lambda size: "x" * size,

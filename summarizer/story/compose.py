@@ -33,6 +33,8 @@ from summarizer.story.result import (
 
 SUMMARY_SENTENCES = 4
 HEADLINE_CHARS = 90
+# A first clause of this many words or fewer before a comma is a lead-in, not the news.
+INTRO_WORDS = 6
 _CLAUSE_END = re.compile(r"[,;:–—]\s|\s-\s")
 
 
@@ -125,8 +127,13 @@ def compose_summary(claims: Sequence[StoryClaim], articles: Sequence[Article]) -
 
 
 def headline(text: str) -> str:
-    """The first clause of a sentence, when the sentence is too long to be a headline."""
+    """The first clause of a sentence, when the sentence is too long to be a headline; a short
+    lead-in ("In a significant development, ...") is not a headline, so it is skipped."""
     text = " ".join(text.split())
+    lead_in = re.match(r"([^,;:]{1,60}),\s+(?=\S)", text)
+    if lead_in and len(lead_in.group(1).split()) <= INTRO_WORDS and len(text) > HEADLINE_CHARS:
+        rest = text[lead_in.end() :]
+        text = rest[:1].upper() + rest[1:]
     if len(text) <= HEADLINE_CHARS:
         return text.rstrip(".")
     match = _CLAUSE_END.search(text, 30)

@@ -261,3 +261,20 @@ def test_markdown_keeps_an_articles_markup_as_text(tmp_path: Path) -> None:
     )
     markdown = render_story(story, "md")
     assert "<script>" not in markdown and "&lt;script>alert(1)" in markdown
+
+
+def test_a_headline_is_the_news_clause_not_the_lead_in() -> None:
+    from summarizer.story.compose import HEADLINE_CHARS, headline
+
+    lead = (
+        "In a significant diplomatic development, Putin and Kim signed a mutual defence treaty "
+        "in Pyongyang on Wednesday, marking a strategic alliance between their countries."
+    )
+    assert (
+        headline(lead) == "Putin and Kim signed a mutual defence treaty in Pyongyang on Wednesday"
+    )
+    long_one = "word " * 40
+    assert len(headline(long_one)) <= HEADLINE_CHARS + 1 and headline(long_one).endswith("…")
+    assert (
+        headline("On Wednesday, the two leaders signed.") == "On Wednesday, the two leaders signed"
+    )
