@@ -183,9 +183,7 @@ def _ledger_error(error: sqlite3.Error, path: Path) -> LedgerError:
     elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
         advice = "make its directory writable, or use another --out directory"
     else:
-        advice = (
-            "move it away and rerun (finished outputs are adopted again without a model call)"
-        )
+        advice = "move it away and rerun (finished outputs are adopted again without a model call)"
     return LedgerError(str(error), path=path, advice=advice)
 
 
