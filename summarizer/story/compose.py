@@ -32,7 +32,7 @@ from summarizer.story.result import (
 )
 
 SUMMARY_SENTENCES = 4
-HEADLINE_CHARS = 90
+HEADLINE_CHARS = 120
 # A first clause of this many words or fewer before a comma is a lead-in, not the news.
 INTRO_WORDS = 6
 _CLAUSE_END = re.compile(r"[,;:–—]\s|\s-\s")
