@@ -20,7 +20,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,30 @@ def cache_key(
         "endpoint": endpoint,
         "prompt_sha256": prompt_sha256,
         "request": request.model_dump(mode="json"),
+    }
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def document_key(
+    *,
+    identity: Mapping[str, Any],
+    options: Mapping[str, Any],
+    prompt_sha256: Sequence[str],
+    text_sha256: str,
+    source_warnings: Sequence[str],
+) -> str:
+    """The key of a whole document's result: everything its calls' keys are made from, taken
+    before any tokenising (the text by its hash, the options that shape the calls, every
+    template the mode may use), so a repeat run is answered without building an encoder."""
+    material = {
+        "format": CACHE_FORMAT,
+        "kind": "document",
+        "identity": dict(identity),
+        "options": dict(options),
+        "prompts": sorted(prompt_sha256),
+        "text_sha256": text_sha256,
+        "source_warnings": list(source_warnings),
     }
     encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

@@ -8,11 +8,14 @@ one passes it in, and says whether `close()` should release it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from summarizer.cache import CallCache
+from pydantic import ValidationError
+
+from summarizer.cache import CallCache, document_key
 from summarizer.config import Settings
 from summarizer.errors import BackendUnavailable, ConfigError
 from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
@@ -21,7 +24,7 @@ from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
-from summarizer.schemas import ModelRef, RelationBatch, SummaryResult
+from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Usage
 from summarizer.sources import Source, read_source
 
 if TYPE_CHECKING:
@@ -88,8 +91,32 @@ class Summarizer:
 
     def summarize(self, source: Source, *, meter: UsageMeter | None = None) -> SummaryResult:
         """Summarise `source`. Pass a `meter` to watch usage while the run is under way (a
-        batch item that times out still reports what it spent)."""
-        return summarize(
+        batch item that times out still reports what it spent).
+
+        With the cache on, a document summarised before with the same settings is answered
+        by one lookup of its whole result, before any tokenising (no encoder is built, no
+        backend imported); `usage.cached_calls` says how many model calls it stands for.
+        """
+        key = self._document_key(source) if self.cache is not None else None
+        if key is not None and self.cache is not None and not self.settings.refresh_cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                try:
+                    stored = SummaryResult.model_validate(hit.get("result"))
+                    calls = int(hit.get("calls", 0))
+                except (ValidationError, TypeError, ValueError):
+                    stored = None  # an entry of another shape: summarise afresh, overwrite it
+                if stored is not None:
+                    usage = Usage(cached_calls=calls)
+                    if meter is not None:
+                        meter.add(usage)
+                    return stored.model_copy(
+                        update={
+                            "source": stored.source.model_copy(update={"path": source.path}),
+                            "usage": usage,
+                        }
+                    )
+        result = summarize(
             source,
             self.backend,
             self.options,
@@ -97,6 +124,25 @@ class Summarizer:
             refresh=self.settings.refresh_cache,
             prompts=self.prompts,
             meter=meter,
+        )
+        if key is not None and self.cache is not None:
+            answered = result.usage.calls - result.usage.failed_calls + result.usage.cached_calls
+            self.cache.set(key, {"result": result.model_dump(mode="json"), "calls": answered})
+        return result
+
+    def _document_key(self, source: Source) -> str:
+        options = {
+            name: value
+            for name, value in dataclasses.asdict(self.options).items()
+            if name not in ("retry", "map_concurrency")  # how calls are made, not what they ask
+        }
+        names = ("summarize", "merge") if self.mode == "abstractive" else ("extract",)
+        return document_key(
+            identity=self.backend.identity.model_dump(mode="json"),
+            options=options,
+            prompt_sha256=[self.prompts.get(name).sha256 for name in names],
+            text_sha256=source.sha256,
+            source_warnings=source.warnings,
         )
 
     def story(

@@ -112,7 +112,8 @@ def test_stdin_formats_output_file_and_cache_commands(
     assert server.request_count == 1  # same text from stdin and file: one call, then cached
 
     stats = cli("cache", "stats")
-    assert json.loads(stats.stdout)["entries"] == 1
+    # One model answer, and the document's whole result (answered before tokenising next time).
+    assert json.loads(stats.stdout)["entries"] == 2
     assert cli("cache", "path").stdout.strip() == str(cache)
-    assert "removed 1 entries" in cli("cache", "clear").stdout
+    assert "removed 2 entries" in cli("cache", "clear").stdout
     assert json.loads(cli("cache", "stats").stdout)["entries"] == 0
