@@ -18,7 +18,6 @@ slows both alike; the load average is printed with the figures.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import subprocess
@@ -33,21 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from summarizer.chunking import chunk_text  # noqa: E402
 from summarizer.tokens import TokenCounter  # noqa: E402
+from tests.support import repeated_seeds  # noqa: E402
 
-SEEDS = ROOT / "evals" / "seeds" / "articles"
-
-
-def repeated_seeds(size: int) -> str:
-    """The five seed articles over and over, paragraphs apart, until `size` characters."""
-    texts = [path.read_text() for path in sorted(SEEDS.glob("*.txt"))]
-    parts: list[str] = []
-    total = 0
-    for text in itertools.cycle(texts):
-        if total >= size:
-            break
-        parts.append(text)
-        total += len(text) + 2
-    return "\n\n".join(parts)
 
 
 def no_punctuation_line(size: int) -> str:

@@ -8,7 +8,7 @@ and HTTP, against the loopback server in `tests/openai_server.py` with no latenc
 is measured is the story step alone: `Summarizer.story(articles, results=...)`, whose model calls
 are the batched relation judgements (`GROUPS_PER_CALL` groups a call).
 
-The server answers every schema plausibly (`tests/batch/support.py` `quoting_answer`: digest
+The server answers every schema plausibly (`tests/fakes.py` `quoting_answer`: digest
 claims quote the sentences they cite, as a faithful model's would; every relation is "same").
 Prompt tokens are counted with tiktoken over the relation requests as sent (the server's own
 usage figure is a 4-characters-a-token estimate). The embedder is the real offline MiniLM
@@ -43,7 +43,6 @@ from pydantic import SecretStr  # noqa: E402
 
 from summarizer.chunking import split_sentences  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
-from summarizer.llm import CompletionRequest, Message  # noqa: E402
 from summarizer.llm.embedder import Embedder, EmbedderIdentity, Vector  # noqa: E402
 from summarizer.llm.factory import create_embedder  # noqa: E402
 from summarizer.service import Summarizer  # noqa: E402
@@ -51,7 +50,7 @@ from summarizer.sources import source_from_text  # noqa: E402
 from summarizer.story import StoryArticle  # noqa: E402
 from summarizer.story.relations import GROUPS_PER_CALL  # noqa: E402
 from summarizer.tokens import TokenCounter  # noqa: E402
-from tests.batch.support import quoting_answer  # noqa: E402
+from tests.fakes import answer_quoting_http_request  # noqa: E402
 from tests.openai_server import OpenAIServer  # noqa: E402
 
 SEEDS = REPO / "evals" / "seeds" / "articles"
@@ -118,17 +117,6 @@ class TimedEmbedder:
         self.seconds += time.perf_counter() - start
         self.texts += len(texts)
         return vectors
-
-
-def respond(body: dict[str, Any]) -> str:
-    spec = body["response_format"]["json_schema"]
-    request = CompletionRequest(
-        messages=tuple(Message(role=m["role"], content=m["content"]) for m in body["messages"]),
-        schema_name=spec["name"],
-        json_schema=spec["schema"],
-        max_tokens=body.get("max_tokens") or body.get("max_completion_tokens") or 100,
-    )
-    return quoting_answer(request)
 
 
 @dataclass(frozen=True)
@@ -201,7 +189,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as scratch, OpenAIServer(responder=respond) as server:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        OpenAIServer(responder=answer_quoting_http_request) as server,
+    ):
         settings = Settings(
             backend="openai", model=MODEL, api_key=SecretStr("sk-bench"),
             base_url=server.base_url, mode="abstractive", cache_dir=Path(scratch) / "cache",

@@ -1,11 +1,16 @@
-"""What many tests share: running the CLI as a user does, in a subprocess."""
+"""What many tests (and benchmarks) share: running the CLI as a user does, in a subprocess,
+and long texts made of the seed articles."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+SEEDS = Path(__file__).resolve().parent.parent / "evals" / "seeds" / "articles"
 
 # Variables from the host that would point a child at a real endpoint, another backend, other
 # templates, or (for an installed copy under test) back at the source tree.
@@ -39,3 +44,16 @@ def run_python(
 ) -> subprocess.CompletedProcess[str]:
     """`python -c CODE ARGS` with the same environment as `run_summarizer`."""
     return run_summarizer(*args, env=env, command=(sys.executable, "-c", code), timeout=timeout)
+
+
+def repeated_seeds(size: int) -> str:
+    """The five seed articles over and over, paragraphs apart, until `size` characters."""
+    texts = [path.read_text() for path in sorted(SEEDS.glob("*.txt"))]
+    parts: list[str] = []
+    total = 0
+    for text in itertools.cycle(texts):
+        if total >= size:
+            break
+        parts.append(text)
+        total += len(text) + 2
+    return "\n\n".join(parts)

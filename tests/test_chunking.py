@@ -19,6 +19,7 @@ from summarizer.chunking import (
     split_sentences,
 )
 from summarizer.tokens import TokenCounter
+from tests.support import repeated_seeds
 
 COUNTER = TokenCounter("cl100k_base")
 SEEDS = Path(__file__).parent.parent / "evals" / "seeds" / "articles"
@@ -179,19 +180,6 @@ def test_one_long_line_without_sentence_ends_is_cut_within_budget(
 
 def seed_texts() -> list[tuple[str, str]]:
     return [(path.name, path.read_text()) for path in sorted(SEEDS.glob("*.txt"))]
-
-
-def repeated_seeds(size: int) -> str:
-    """The five seed articles over and over, paragraphs apart, until `size` characters."""
-    texts = [text for _, text in seed_texts()]
-    parts: list[str] = []
-    total = 0
-    for text in itertools.cycle(texts):
-        if total >= size:
-            break
-        parts.append(text)
-        total += len(text) + 2
-    return "\n\n".join(parts)
 
 
 def layout(text: str, counter: TokenCounter, budget: int) -> dict[str, list[list[int]]]:

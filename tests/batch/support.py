@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from summarizer.batch.ledger import ItemState, Ledger
-from summarizer.llm import CompletionRequest
 from summarizer.schemas import SummaryResult
-from tests.fakes import allowed_ids, plausible_answer
 
 # Every article says which one it is, so a request can be traced back to its item.
 MARKER = re.compile(r"Article number (\d+) ")
@@ -88,25 +86,3 @@ def assert_consistent(out_dir: Path) -> dict[str, SummaryResult]:
         assert SummaryResult.model_validate(line["result"]) == results[line["id"]]
     assert not [p for p in out_dir.rglob("*") if p.name.endswith(".tmp")], "temp files left"
     return results
-
-
-_NUMBERED = re.compile(r"^\[(\d+)\] (.+)$", re.MULTILINE)
-
-
-def quoting_answer(request: CompletionRequest) -> str:
-    """`plausible_answer`, except that a digest's claims quote the sentences they cite, as a
-    faithful model's would: story mode can then align them across articles."""
-    if request.schema_name != "ChunkDigest":
-        return plausible_answer(request)
-    text = "\n".join(message.content for message in request.messages)
-    shown = {int(number): sentence for number, sentence in _NUMBERED.findall(text)}
-    ids = allowed_ids(request)
-    claims = [
-        {"text": shown.get(i, f"Sentence {i}."), "kind": "fact", "speaker": None,
-         "sentence_ids": [i]}
-        for i in ids[:8]
-    ]  # fmt: skip
-    return json.dumps(
-        {"headline": "Digest", "summary": "The article in short.", "key_points": ["point"],
-         "claims": claims}
-    )  # fmt: skip

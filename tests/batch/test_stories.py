@@ -15,8 +15,8 @@ from summarizer.batch.stories import StoriesReport
 from summarizer.config import Settings
 from summarizer.schemas import SummaryResult
 from summarizer.story.result import Checked, StoryResult
-from tests.batch.support import quoting_answer, run_cli
-from tests.fakes import ScriptedBackend, WordsEmbedder
+from tests.batch.support import run_cli
+from tests.fakes import ScriptedBackend, WordsEmbedder, quoting_answer
 from tests.openai_server import OpenAIServer
 
 TREATY = [
