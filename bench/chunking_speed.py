@@ -35,7 +35,6 @@ from summarizer.tokens import TokenCounter  # noqa: E402
 from tests.support import repeated_seeds  # noqa: E402
 
 
-
 def no_punctuation_line(size: int) -> str:
     """Seed words without any punctuation, on one line: one 'sentence' of `size` characters."""
     words = [w.strip(".,!?;:“”\"'’") for w in repeated_seeds(20_000).split()]
