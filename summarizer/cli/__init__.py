@@ -87,7 +87,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     # Importing these modules registers their commands on `app`.
-    from summarizer.cli import batch, commands, evaluate, story  # noqa: F401
+    from summarizer.cli import batch, commands, evaluate, serve, story  # noqa: F401
 
     try:
         with _sigterm_raises():
