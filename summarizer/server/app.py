@@ -341,7 +341,7 @@ def _add_routes(app: FastAPI, s: Services) -> None:
     @app.post(
         "/v1/claims",
         response_model=ClaimsResult,
-        responses=_problems(*_CALLER_PROBLEMS, *_MODEL_PROBLEMS),
+        responses=article_responses,
         summary="The claims of one article, each citing its source sentences",
     )
     async def claims(body: ArticleRequest, who: Caller) -> Response:
