@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from summarizer.batch.cancel import CallCancelled, CancelToken, cancellable_sleep, current_token
 from summarizer.batch.ratelimit import RateLimiter
@@ -58,6 +59,7 @@ from summarizer.server.settings import ServerSettings
 from summarizer.server.store import JobRecord, JobState, SqliteJobStore, utc_now
 from summarizer.service import Summarizer
 from summarizer.sources import Source, source_from_text
+from summarizer.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("summarizer.server.access")
@@ -155,6 +157,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.slots = anyio.CapacityLimiter(server.concurrency)
+        # The token encoder takes most of a second to build: built now, not by the first call.
+        await anyio.to_thread.run_sync(TokenCounter.for_model, profile.identity.model)
         runner.start()
         try:
             yield
@@ -186,7 +190,7 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.middleware("http")(_access_log(metrics))
+    app.add_middleware(AccessLog, metrics=metrics)
     return app
 
 
@@ -260,27 +264,41 @@ def _add_openapi_problem(app: FastAPI) -> None:
 # --- access log and request metrics ---------------------------------------------------------
 
 
-def _access_log(
-    metrics: Metrics,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(template).observe(seconds)
-        caller = getattr(request.state, "caller", "-")
-        access_log.info(
-            "%s %s %d %.1fms %s", request.method, request.url.path, response.status_code,
-            seconds * 1000, caller,
-        )  # fmt: skip
-        return response
+class AccessLog:
+    """ASGI middleware: one log line and the request metrics per HTTP request.
 
-    return log_request
+    Plain ASGI rather than `@app.middleware("http")`, which costs a task and a stream per
+    request: here it is one wrapped `send`."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        finally:
+            seconds = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(seconds)
+            caller = scope.get("state", {}).get("caller", "-")
+            access_log.info(
+                "%s %s %d %.1fms %s", method, scope["path"], status, seconds * 1000, caller
+            )
 
 
 # --- routes ---------------------------------------------------------------------------------

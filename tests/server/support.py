@@ -36,8 +36,10 @@ def free_port() -> int:
 
 def openai_settings(base_url: str, home: Path, **overrides: Any) -> Settings:
     """Settings for the OpenAI backend at `base_url`, cache under `home`."""
-    flags = {"backend": "openai", "base_url": base_url, "model": "gpt-4o-mini",
-             "cache_dir": home / "cache", "max_retries": 1, "timeout": 10.0, **overrides}  # fmt: skip
+    flags = {
+        "backend": "openai", "base_url": base_url, "model": "gpt-4o-mini",
+        "cache_dir": home / "cache", "max_retries": 1, "timeout": 10.0, **overrides,
+    }  # fmt: skip
     return load_settings(flags, env={}, dotenv_path=None)
 
 

@@ -70,7 +70,8 @@ def test_claims_and_renderings(service: RunningService) -> None:
     with client(service) as http:
         claims = http.post("/v1/claims", json={"text": article(2)})
         assert claims.status_code == 200
-        assert set(claims.json()) >= {"claims", "source", "usage"} and "summary" not in claims.json()
+        assert set(claims.json()) >= {"claims", "source", "usage"}
+        assert "summary" not in claims.json()
         md = http.post("/v1/summaries", json={"text": article(2), "format": "md"})
         assert md.headers["content-type"].startswith("text/markdown")
         assert md.text.startswith("# ")
@@ -140,7 +141,9 @@ def test_health_readiness_and_metrics(service: RunningService) -> None:
         assert "summarizer_jobs_unfinished 0.0" in metrics.text
 
 
-def test_not_ready_without_a_backend_endpoint(tmp_path: Path, server_settings: ServerSettings) -> None:
+def test_not_ready_without_a_backend_endpoint(
+    tmp_path: Path, server_settings: ServerSettings
+) -> None:
     settings = openai_settings("http://127.0.0.1:9/v1", tmp_path).model_copy(
         update={"base_url": None}
     )
@@ -152,18 +155,22 @@ def test_not_ready_without_a_backend_endpoint(tmp_path: Path, server_settings: S
 # --- auth -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-     {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN}],  # fmt: skip
-)
+REFUSED = [
+    {}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+    {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("headers", REFUSED)
 def test_requests_without_a_valid_token_are_refused(
     service: RunningService, openai_server: OpenAIServer, headers: dict[str, str]
 ) -> None:
     with client(service, headers=headers) as http:
         for method, path in (("POST", "/v1/summaries"), ("POST", "/v1/jobs"),
                              ("GET", "/v1/jobs/x"), ("DELETE", "/v1/jobs/x")):  # fmt: skip
-            body = {"text": "A sentence."} if path == "/v1/summaries" else {"articles": []}
+            body: dict[str, object] = {"text": "A sentence."}
+            if path == "/v1/jobs":
+                body = {"articles": [{"text": "A sentence."}]}
             response = http.request(method, path, json=body if method == "POST" else None)
             assert_problem(response, 401)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -171,7 +178,8 @@ def test_requests_without_a_valid_token_are_refused(
 
 
 def test_a_key_sees_only_its_own_jobs(service: RunningService) -> None:
-    with client(service) as alice, client(service, {"Authorization": f"Bearer {OTHER_TOKEN}"}) as bob:
+    other = {"Authorization": f"Bearer {OTHER_TOKEN}"}
+    with client(service) as alice, client(service, other) as bob:
         job = alice.post("/v1/jobs", json={"articles": [{"text": article(1)}]}).json()
         assert_problem(bob.get(f"/v1/jobs/{job['id']}"), 404)
         assert_problem(bob.get(f"/v1/jobs/{job['id']}/results"), 404)
@@ -200,29 +208,29 @@ def test_the_access_log_names_the_key_never_its_token_or_the_text(
 
 def test_bodies_are_bounded_and_must_be_json(tmp_path: Path, openai_server: OpenAIServer) -> None:
     server = ServerSettings(data_dir=tmp_path / "data", max_body=2048, rate_limit=None)
-    with RunningService(openai_settings(openai_server.base_url, tmp_path), server) as service:
-        with client(service) as http:
-            big = json.dumps({"text": "word " * 1000})
-            declared = http.post("/v1/summaries", content=big,
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
-            assert_problem(declared, 413)
+    settings = openai_settings(openai_server.base_url, tmp_path)
+    with RunningService(settings, server) as service, client(service) as http:
+        big = json.dumps({"text": "word " * 1000})
+        declared = http.post("/v1/summaries", content=big,
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+        assert_problem(declared, 413)
 
-            def chunks() -> Any:
-                for _ in range(10):
-                    yield b" " * 1000  # no Content-Length: counted as it arrives
+        def chunks() -> Any:
+            for _ in range(10):
+                yield b" " * 1000  # no Content-Length: counted as it arrives
 
-            streamed = http.post("/v1/summaries", content=chunks(),
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
-            assert_problem(streamed, 413)
-            plain = http.post("/v1/summaries", content=b"hello",
-                              headers={"Content-Type": "text/plain"})  # fmt: skip
-            assert_problem(plain, 415)
-            assert_problem(http.post("/v1/summaries", content=b"{"), 415)  # no content type
-            bad = http.post("/v1/summaries", json={"txet": "typo"})
-            assert "body.text: Field required" in assert_problem(bad, 422)["detail"]
-            assert "typo" not in bad.text  # the value sent is never echoed
-            empty = http.post("/v1/summaries", json={"text": " \n "})
-            assert "no text to summarise" in assert_problem(empty, 422)["detail"]
+        streamed = http.post("/v1/summaries", content=chunks(),
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+        assert_problem(streamed, 413)
+        plain = http.post("/v1/summaries", content=b"hello",
+                          headers={"Content-Type": "text/plain"})  # fmt: skip
+        assert_problem(plain, 415)
+        assert_problem(http.post("/v1/summaries", content=b"{"), 415)  # no content type
+        bad = http.post("/v1/summaries", json={"txet": "typo"})
+        assert "body.text: Field required" in assert_problem(bad, 422)["detail"]
+        assert "typo" not in bad.text  # the value sent is never echoed
+        empty = http.post("/v1/summaries", json={"text": " \n "})
+        assert "no text to summarise" in assert_problem(empty, 422)["detail"]
     assert openai_server.request_count == 0
 
 
@@ -233,6 +241,7 @@ def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
             import concurrent.futures
 
             with concurrent.futures.ThreadPoolExecutor(3) as pool:
+
                 def post(n: int) -> httpx.Response:
                     with client(service) as http:
                         return http.post("/v1/summaries", json={"text": article(n)})
