@@ -9,8 +9,8 @@ own process with a fixed latency per call (200 ms by default); the service is a 
 `summarizer serve` subprocess (one worker, an API key, cache on a fresh directory); the load
 comes from client threads in this process, one keep-alive connection each.
 
-1. Cache hits: 8 articles summarised once (untimed), then `--cached` requests for them at
-   concurrency 8. Reported: requests/s, the client's p50/p95/p99, and the time inside the
+1. Cache hits: 8 articles summarised once (untimed), then `--cached` requests for them from
+   1 client, then from 8. Reported: requests/s, the client's p50/p95/p99, and the time inside the
    server (from the service's own access log: request in to response out, HTTP parsing aside).
 2. Model calls: at concurrency 8 and 32, `rounds x concurrency` distinct articles (one model
    call each), cache off, three ways over the same articles and the same backend:
@@ -227,22 +227,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     args = parser.parse_args()
     report: dict[str, Any] = {"latency_s": args.latency, "rounds": args.rounds}
+    report["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as temp, Backend(args.latency) as backend:
         work = Path(temp)
         warm = [article(n) for n in range(8)]
         with Service(backend, work, concurrency=8, cache=True) as service:
             load(service, warm, 8)  # fills the cache: 8 model calls, untimed
-            skip = len(service.server_ms())
-            texts = [warm[n % len(warm)] for n in range(args.cached)]
-            seconds, client_ms = load(service, texts, 8)
-            time.sleep(0.3)  # the last access lines reach the log
-            server_ms = service.server_ms()[skip:]
-        report["cached"] = {
-            "requests": len(texts), "concurrency": 8,
-            "requests_per_s": round(len(texts) / seconds, 1),
-            "client_ms": percentiles(client_ms), "server_ms": percentiles(server_ms),
-        }  # fmt: skip
-        print(json.dumps(report["cached"]), file=sys.stderr)
+            for clients in (1, 8):
+                skip = len(service.server_ms())
+                texts = [warm[n % len(warm)] for n in range(args.cached)]
+                seconds, client_ms = load(service, texts, clients)
+                time.sleep(0.3)  # the last access lines reach the log
+                server_ms = service.server_ms()[skip:]
+                report[f"cached_c{clients}"] = {
+                    "requests": len(texts), "concurrency": clients,
+                    "requests_per_s": round(len(texts) / seconds, 1),
+                    "client_ms": percentiles(client_ms), "server_ms": percentiles(server_ms),
+                }  # fmt: skip
+                print(json.dumps(report[f"cached_c{clients}"]), file=sys.stderr)
 
         settings = settings_for(backend, work)
         direct_seconds([article(10_000 + n) for n in range(8)], settings, 8)  # imports, warm-up
@@ -278,6 +280,7 @@ def main() -> None:
             }  # fmt: skip
             report[f"model_c{concurrency}"] = row
             print(json.dumps(row), file=sys.stderr)
+    report["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 
