@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_the_docs_curl_examples_work_as_written(tmp_path: Path, seed_path: Path)
     port = free_port()
     script = "set -euo pipefail\n" + commands.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     shutil.copy(seed_path, tmp_path / "article.txt")
-    bin_dir = Path(os.sys.executable).parent
+    bin_dir = Path(sys.executable).parent
     with OpenAIServer(responder=answer_http_request) as backend:
         env = {
             **os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
