@@ -35,12 +35,13 @@ def free_port() -> int:
 
 
 def openai_settings(base_url: str, home: Path, **overrides: Any) -> Settings:
-    """Settings for the OpenAI backend at `base_url`, cache under `home`."""
+    """Settings for the OpenAI backend at `base_url`; the cache and the user dir (the story
+    embedder's converted model) under `home`, never the host's."""
     flags = {
         "backend": "openai", "base_url": base_url, "model": "gpt-4o-mini",
         "cache_dir": home / "cache", "max_retries": 1, "timeout": 10.0, **overrides,
     }  # fmt: skip
-    return load_settings(flags, env={}, dotenv_path=None)
+    return load_settings(flags, env={"SUMMARIZER_HOME": str(home / "home")}, dotenv_path=None)
 
 
 class RunningService:

@@ -77,6 +77,7 @@ def test_claims_and_renderings(service: RunningService) -> None:
         assert md.text.startswith("# ")
 
 
+@pytest.mark.slow
 def test_a_story_of_two_articles(service: RunningService, openai_server: OpenAIServer) -> None:
     openai_server.responder = answer_quoting_http_request  # claims that quote, so they align
     articles = [
@@ -112,6 +113,7 @@ def test_a_job_runs_every_article_once_and_streams_its_results(
     assert numbers == [10, 11, 12, 13, 14]
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_stops_calling_the_model(tmp_path: Path) -> None:
     with OpenAIServer(responder=answer_http_request, latency=0.3) as slow:
         server = ServerSettings(data_dir=tmp_path / "data", rate_limit=None, concurrency=1)
@@ -234,6 +236,7 @@ def test_bodies_are_bounded_and_must_be_json(tmp_path: Path, openai_server: Open
     assert openai_server.request_count == 0
 
 
+@pytest.mark.slow
 def test_a_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
     with OpenAIServer(responder=answer_http_request, latency=1.0) as slow:
         server = ServerSettings(data_dir=tmp_path / "data", queue_size=2, rate_limit=None)
@@ -266,6 +269,7 @@ def test_the_per_key_rate_limit(tmp_path: Path, openai_server: OpenAIServer) -> 
             assert bob.get("/v1/jobs/none").status_code == 404  # another key, its own budget
 
 
+@pytest.mark.slow
 def test_model_failures_and_timeouts_are_problem_documents(tmp_path: Path) -> None:
     with OpenAIServer(responder=None) as failing:
         server = ServerSettings(data_dir=tmp_path / "data", request_timeout=1.0, rate_limit=None)

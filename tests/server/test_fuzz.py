@@ -27,6 +27,8 @@ from summarizer.server import ServerSettings
 from tests.openai_server import OpenAIServer
 from tests.server.support import AUTH, RunningService, openai_settings
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 12
 CHECKS = [
     not_a_server_error,
