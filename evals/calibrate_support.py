@@ -55,6 +55,7 @@ class Item:
     article: int
     label: bool
     claims: tuple[tuple[str, str], ...]  # (claim, evidence)
+    edits: tuple[str, ...] = ()
 
 
 def load(path: Path, articles: int | None) -> list[Item]:
@@ -75,7 +76,8 @@ def load(path: Path, articles: int | None) -> list[Item]:
         claims = tuple(
             (claim, evidence) for claim in split_sentences(row["summary"]) or [row["summary"]]
         )
-        items.append(Item(article=article, label=row["label"] == 1, claims=claims))
+        edits = tuple(row.get("edit_types") or ())
+        items.append(Item(article=article, label=row["label"] == 1, claims=claims, edits=edits))
     return items
 
 
@@ -135,17 +137,25 @@ class Row:
     f1_inconsistent: float
     auc: float
     seconds: float
+    caught: dict[str, float]
 
 
 def cross_validate(
-    items: Sequence[Item], signals: Sequence[Signals], features: tuple[str, ...]
+    items: Sequence[Item],
+    signals: Sequence[Signals],
+    features: tuple[str, ...],
+    *,
+    any_sign: bool = False,
 ) -> tuple[list[float], list[bool]]:
     """Out-of-fold scores: for each article, weights fitted on the other articles."""
     scores = [0.0] * len(items)
     for article in sorted({i.article for i in items}):
         train = [k for k, i in enumerate(items) if i.article != article]
         weights = balanced_fit(
-            [signals[k] for k in train], [items[k].label for k in train], features
+            [signals[k] for k in train],
+            [items[k].label for k in train],
+            features,
+            any_sign=any_sign,
         )
         for k, item in enumerate(items):
             if item.article == article:
@@ -164,7 +174,11 @@ SIGNS = {
 
 
 def balanced_fit(
-    signals: Sequence[Signals], labels: Sequence[bool], features: tuple[str, ...]
+    signals: Sequence[Signals],
+    labels: Sequence[bool],
+    features: tuple[str, ...],
+    *,
+    any_sign: bool = False,
 ) -> Weights:
     """Logistic regression with its intercept moved to equal class priors, so 0.5 is the
     boundary that weighs a missed error and a false alarm alike (balanced accuracy). Scored by
@@ -184,7 +198,7 @@ def balanced_fit(
         wrong = [
             j for j, c in zip(kept, model.coefficients, strict=True) if c * SIGNS[features[j]] < 0
         ]
-        if not wrong or len(kept) == 1:
+        if any_sign or not wrong or len(kept) == 1:
             break
         kept = [j for j in kept if j not in wrong]
     coefficients = [0.0] * len(features)
@@ -203,7 +217,15 @@ def agreement(
     predicted: Sequence[bool],
     gold: Sequence[bool],
     seconds: float,
+    items: Sequence[Item],
 ) -> Row:
+    # Of the inconsistent items with each kind of edit, the share flagged unsupported.
+    caught: dict[str, float] = {}
+    for kind in sorted({e for i in items for e in i.edits}):
+        flags = [
+            not p for p, i in zip(predicted, items, strict=True) if not i.label and kind in i.edits
+        ]
+        caught[kind] = sum(flags) / len(flags)
     return Row(
         method=method,
         balanced_accuracy=balanced_accuracy(predicted, gold),
@@ -211,6 +233,7 @@ def agreement(
         f1_inconsistent=f1_score([not p for p in predicted], [not g for g in gold]),
         auc=roc_auc(scores, gold),
         seconds=seconds,
+        caught=caught,
     )
 
 
@@ -263,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_item = [worst(s) for s in signals]
 
     report: list[Row] = []
+    fits: list[str] = []
     for method in methods:
         started = time.monotonic()
         if method == "judge":
@@ -272,22 +296,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             features: tuple[str, ...] = {
                 "lexical": LEXICAL_FEATURES,
+                "lexical-any-sign": LEXICAL_FEATURES,
                 "embedding": ("similarity",),
                 "combined": COMBINED_FEATURES,
             }[method]
-            scores, predicted = cross_validate(items, per_item, features)
+            any_sign = method == "lexical-any-sign"
+            scores, predicted = cross_validate(items, per_item, features, any_sign=any_sign)
             seconds = time.monotonic() - started + prepared
-            if method != "lexical":
+            if method in ("embedding", "combined"):
                 seconds += embedded
             if args.fit:
-                weights = balanced_fit(per_item, gold, features)
+                weights = balanced_fit(per_item, gold, features, any_sign=any_sign)
                 coefficients = ", ".join(f"{c:.4f}" for c in weights.coefficients)
-                print(
+                fits.append(
                     f"{method}, fitted on all articles: bias={weights.bias:.4f}, "
-                    f"coefficients=({coefficients}), features={features}",
-                    file=sys.stderr,
+                    f"coefficients=({coefficients}), features={features}"
                 )
-        report.append(agreement(method, scores, predicted, gold, seconds))
+        report.append(agreement(method, scores, predicted, gold, seconds, items))
 
     articles = len({i.article for i in items})
     print(
@@ -301,6 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {row.method} | {row.balanced_accuracy:.3f} | {row.f1_consistent:.3f} "
             f"| {row.f1_inconsistent:.3f} | {row.auc:.3f} | {row.seconds:.0f} |"
         )
+    kinds = sorted({k for row in report for k in row.caught})
+    counts = {k: sum(1 for i in items if not i.label and k in i.edits) for k in kinds}
+    print("\nInconsistent items flagged, by kind of edit (an item may have several):\n")
+    print("| method | " + " | ".join(f"{k} ({counts[k]})" for k in kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for row in report:
+        print(f"| {row.method} | " + " | ".join(f"{row.caught[k]:.2f}" for k in kinds) + " |")
+    sys.stdout.flush()
+    for fit in fits:
+        print(fit, file=sys.stderr)
     return 0
 
 

@@ -304,3 +304,33 @@ def test_a_bad_check_method_is_a_one_line_config_error() -> None:
 
     with pytest.raises(ConfigError, match="invalid setting check_claims"):
         load_settings(env={"SUMMARIZER_CHECK_CLAIMS": "vibes"}, dotenv_path=None)
+
+
+# --- the real embedder -------------------------------------------------------------------------
+
+
+@pytest.mark.local_model
+def test_with_the_real_embedder_similarity_misses_negation_and_the_checker_does_not(
+    tmp_path: Path,
+) -> None:
+    from summarizer.errors import BackendUnavailable
+    from summarizer.llm.embedder import local_embedder
+    from summarizer.support.signals import signals
+
+    pytest.importorskip("llama_cpp")
+    try:
+        embedder = local_embedder(tmp_path / "models", threads=2)
+        faithful = signals(FAITHFUL, EVIDENCE, embedder)
+    except BackendUnavailable as error:
+        pytest.skip(str(error))
+    negated = signals(NEGATED, EVIDENCE, embedder)
+    unrelated = signals(UNRELATED, EVIDENCE, embedder)
+    assert faithful.similarity is not None and negated.similarity is not None
+    assert unrelated.similarity is not None and unrelated.similarity < 0.5 < faithful.similarity
+    # Embeddings barely see the "not" (it scores as a near paraphrase); the negation signal does.
+    assert negated.similarity > 0.7 and negated.negation_differs == 1.0
+    checked = check_offline([(FAITHFUL, EVIDENCE), (NEGATED, EVIDENCE)], embedder)
+    assert [s.method for s in checked] == ["combined", "combined"]
+    assert checked[1].score is not None and checked[0].score is not None
+    assert checked[1].score < checked[0].score
+    embedder.close()

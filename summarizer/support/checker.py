@@ -62,8 +62,11 @@ def feature_vector(signal: Signals, features: Sequence[str]) -> list[float]:
 LEXICAL_WEIGHTS = Weights(
     bias=0.4512, coefficients=(0.0, -4.6484, -1.5827, -0.5438), features=LEXICAL_FEATURES
 )
+# Similarity earns no weight on these labels (fitted against its sign: the consistent summaries
+# are paraphrases, the inconsistent ones near-copies with one word changed), so for now
+# "combined" scores as "lexical" does; refit when labels of model-written claims exist.
 COMBINED_WEIGHTS = Weights(
-    bias=0.0, coefficients=(0.0, 0.0, 0.0, 0.0, 0.0), features=COMBINED_FEATURES
+    bias=0.4512, coefficients=(0.0, -4.6484, -1.5827, -0.5438, 0.0), features=COMBINED_FEATURES
 )
 
 VERBATIM = Support(verdict=SupportVerdict.SUPPORTED, score=1.0, method="verbatim")
