@@ -334,3 +334,25 @@ def test_with_the_real_embedder_similarity_misses_negation_and_the_checker_does_
     assert checked[1].score is not None and checked[0].score is not None
     assert checked[1].score < checked[0].score
     embedder.close()
+
+
+@pytest.mark.slow
+def test_the_cli_flags_drop_and_warn(openai_server: OpenAIServer, tmp_path: Path) -> None:
+    from tests.support import run_summarizer
+
+    openai_server.responder = lambda body: claiming(FIRST, NUMBER_FIRST)(request_from_body(body))
+    article = tmp_path / "treaty.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    env = {"OPENAI_API_KEY": "sk-test-support", "SUMMARIZER_TIMEOUT": "5"}
+    common = ["claims", str(article), "--base-url", openai_server.base_url, "--mode", "abstractive"]
+    kept = run_summarizer(*common, env=env)
+    dropped = run_summarizer(*common, "--min-support", "0.5", env=env)
+    off = run_summarizer(*common, "--check-claims", "off", env=env)
+    assert kept.returncode == dropped.returncode == off.returncode == 0, dropped.stderr
+    assert [c["support"]["method"] for c in json.loads(kept.stdout)["claims"]] == ["lexical"] * 2
+    result = json.loads(dropped.stdout)
+    assert [c["text"] for c in result["claims"]] == [FIRST]
+    assert any("dropped 1 claim(s) with support below 0.5" in w for w in result["warnings"])
+    assert {c["support"]["verdict"] for c in json.loads(off.stdout)["claims"]} == {"unchecked"}
+    bad = run_summarizer(*common, "--check-claims", "vibes", env=env)
+    assert bad.returncode != 0 and "vibes" in bad.stderr and "Traceback" not in bad.stderr
