@@ -38,6 +38,8 @@ from summarizer.errors import ConfigError
 
 BackendName = Literal["openai", "local"]
 Mode = Literal["auto", "abstractive", "extractive"]
+# How each claim is checked against its evidence (see summarizer.support).
+CheckMethod = Literal["off", "lexical", "combined", "judge"]
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_LOCAL_MODEL = "smollm2-135m"
@@ -61,6 +63,8 @@ ENV_VARS: dict[str, str] = {
     "SUMMARIZER_THREADS": "threads",
     "SUMMARIZER_SEED": "seed",
     "SUMMARIZER_CONCURRENCY": "concurrency",
+    "SUMMARIZER_CHECK_CLAIMS": "check_claims",
+    "SUMMARIZER_MIN_SUPPORT": "min_support",
 }
 
 
@@ -88,6 +92,8 @@ class Settings(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=64)
     temperature: float = 0.0
     seed: int = 0
+    check_claims: CheckMethod = "lexical"
+    min_support: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("base_url")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULT_SCHEMA_VERSION: Literal["1"] = "1"
+RESULT_SCHEMA_VERSION: Literal["2"] = "2"
 
 
 class Strict(BaseModel):
@@ -127,6 +127,27 @@ class Summary(Strict):
     key_points: list[str]
 
 
+class SupportVerdict(StrEnum):
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"
+    UNCHECKED = "unchecked"
+
+
+class Support(Strict):
+    """Whether a claim's cited sentences say what the claim says, and how that was decided.
+
+    `score` is 0-1 (higher is better supported), None when unchecked; `method` names the
+    checker: "verbatim" (the claim is its evidence), "lexical", "combined", "judge" or "off".
+    """
+
+    verdict: SupportVerdict
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    method: str
+
+
+UNCHECKED = Support(verdict=SupportVerdict.UNCHECKED, method="off")
+
+
 class Claim(Strict):
     id: str
     text: str
@@ -135,6 +156,7 @@ class Claim(Strict):
     evidence: str = Field(description="Verbatim source text, equal to source_text[start:end].")
     span: tuple[int, int]
     sentence_ids: list[int]
+    support: Support = UNCHECKED
 
 
 class ModelRef(Strict):
@@ -149,7 +171,7 @@ class PromptRef(Strict):
 
 
 class SummaryResult(Strict):
-    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
+    schema_version: Literal["2"] = RESULT_SCHEMA_VERSION
     source: SourceInfo
     mode: Literal["abstractive", "extractive"]
     summary: Summary
@@ -162,7 +184,7 @@ class SummaryResult(Strict):
 
 
 class ClaimsResult(Strict):
-    schema_version: Literal["1"] = RESULT_SCHEMA_VERSION
+    schema_version: Literal["2"] = RESULT_SCHEMA_VERSION
     source: SourceInfo
     claims: list[Claim]
     model: ModelRef

@@ -24,8 +24,10 @@ from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
-from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Usage
+from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Support, Usage
 from summarizer.sources import Source, read_source
+from summarizer.support import CHECKER_VERSION, check_support, with_support
+from summarizer.support.judge import ClaimJudgements, judgement_schema
 
 if TYPE_CHECKING:
     from summarizer.llm.embedder import Embedder
@@ -116,27 +118,84 @@ class Summarizer:
                             "usage": usage,
                         }
                     )
-        result = summarize(
-            source,
-            self.backend,
-            self.options,
-            cache=self.cache,
-            refresh=self.settings.refresh_cache,
-            prompts=self.prompts,
-            meter=meter,
-        )
+        with metered(meter) as run_meter:
+            result = summarize(
+                source,
+                self.backend,
+                self.options,
+                cache=self.cache,
+                refresh=self.settings.refresh_cache,
+                prompts=self.prompts,
+                meter=run_meter,
+            )
+            result = self._with_support(result, run_meter)
         if key is not None and self.cache is not None:
             answered = result.usage.calls - result.usage.failed_calls + result.usage.cached_calls
             self.cache.set(key, {"result": result.model_dump(mode="json"), "calls": answered})
         return result
 
+    def check_support(
+        self, pairs: Sequence[tuple[str, str]], *, meter: UsageMeter | None = None
+    ) -> tuple[list[Support], list[str]]:
+        """Each (claim, evidence) pair checked by the configured method (`--check-claims`);
+        the judge's calls go through the call layer (cached) and are counted in `meter`."""
+        method = self.settings.check_claims
+        with metered(meter) as meter:
+            return check_support(
+                pairs,
+                method,
+                embedder=lambda: self.embedder,
+                ask=self._claim_judge(meter) if method == "judge" else None,
+            )
+
+    def _with_support(self, result: SummaryResult, meter: UsageMeter) -> SummaryResult:
+        supports, warnings = self.check_support(
+            [(c.text, c.evidence) for c in result.claims], meter=meter
+        )
+        claims, dropped = with_support(result.claims, supports, self.settings.min_support)
+        prompts = list(result.prompts)
+        if any(s.method == "judge" for s in supports):
+            prompts.append(self.prompts.get("check_claims").ref)
+        return result.model_copy(
+            update={
+                "claims": claims,
+                "prompts": prompts,
+                "usage": meter.total,
+                "warnings": [*result.warnings, *warnings, *dropped],
+            }
+        )
+
+    def _support_key(self) -> dict[str, object]:
+        """What decides the claims' support, for the document key: a changed method, threshold,
+        checker or embedder must not be answered by a result checked another way."""
+        method = self.settings.check_claims
+        embedder = None
+        if method == "combined":
+            if self._embedder is not None:
+                embedder = self._embedder.identity.model
+            else:
+                from summarizer.llm.catalogue import DEFAULT_EMBEDDING_MODEL, embedding_entry
+
+                embedder = embedding_entry(DEFAULT_EMBEDDING_MODEL).sha256
+        return {
+            "method": method,
+            "min_support": self.settings.min_support,
+            "checker": CHECKER_VERSION,
+            "embedder": embedder,
+        }
+
     def _document_key(self, source: Source) -> str:
-        options = {
+        options: dict[str, object] = {
             name: value
             for name, value in dataclasses.asdict(self.options).items()
             if name not in ("retry", "map_concurrency")  # how calls are made, not what they ask
         }
-        names = ("summarize", "merge") if self.mode == "abstractive" else ("extract",)
+        options["support"] = self._support_key()
+        names: tuple[str, ...] = (
+            ("summarize", "merge") if self.mode == "abstractive" else ("extract",)
+        )
+        if self.settings.check_claims == "judge":
+            names = (*names, "check_claims")
         return document_key(
             identity=self.backend.identity.model_dump(mode="json"),
             options=options,
@@ -223,6 +282,31 @@ class Summarizer:
                 seed=self.options.seed,
             )
             return calls.call(request, RelationBatch, meter, prompt_sha256=template.sha256)
+
+        return ask
+
+    def _claim_judge(self, meter: UsageMeter) -> Callable[[str, Sequence[int]], ClaimJudgements]:
+        from summarizer.llm import CompletionRequest
+
+        template = self.prompts.get("check_claims")
+        calls = CallLayer(
+            self.backend,
+            cache=self.cache,
+            refresh=self.settings.refresh_cache,
+            retry=self.options.retry,
+            max_reasks=self.options.max_reasks,
+        )
+
+        def ask(claims: str, numbers: Sequence[int]) -> ClaimJudgements:
+            request = CompletionRequest(
+                messages=template.render({"claims": claims}),
+                schema_name="ClaimJudgements",
+                json_schema=judgement_schema(numbers),
+                max_tokens=self.options.max_output_tokens,
+                temperature=self.options.temperature,
+                seed=self.options.seed,
+            )
+            return calls.call(request, ClaimJudgements, meter, prompt_sha256=template.sha256)
 
         return ask
 

@@ -36,6 +36,13 @@ class ModeChoice(StrEnum):
     extractive = "extractive"
 
 
+class CheckChoice(StrEnum):
+    off = "off"
+    lexical = "lexical"
+    combined = "combined"
+    judge = "judge"
+
+
 OUT = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout.")
 MODEL = typer.Option(None, "--model", "-m", help="Model name (or catalogue name for local).")
 BACKEND = typer.Option(None, "--backend", "-b", help="openai or local (default: auto).")
@@ -46,6 +53,15 @@ MODE = typer.Option(None, "--mode", help="abstractive, extractive, or auto (by m
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
 REFRESH = typer.Option(False, "--refresh", help="Ignore cached answers and overwrite them.")
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Cache directory.")
+CHECK_CLAIMS = typer.Option(
+    None,
+    "--check-claims",
+    help="Check each claim against its evidence: lexical (default), combined (+ embeddings), "
+    "judge (the model; capable models only) or off.",
+)
+MIN_SUPPORT = typer.Option(
+    None, "--min-support", min=0.0, max=1.0, help="Drop claims whose support score is below this."
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +76,8 @@ _MODEL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("no_cache", bool, NO_CACHE),
     ("refresh", bool, REFRESH),
     ("cache_dir", Path | None, CACHE_DIR),
+    ("check_claims", CheckChoice | None, CHECK_CLAIMS),
+    ("min_support", float | None, MIN_SUPPORT),
 )
 
 
@@ -95,6 +113,8 @@ _VALUE_FLAGS = {
     "max_output_tokens": "max_output_tokens",
     "mode": "mode",
     "cache_dir": "cache_dir",
+    "check_claims": "check_claims",
+    "min_support": "min_support",
 }
 
 
