@@ -38,7 +38,10 @@ from summarizer.tokens import TokenCounter
 # something that can open a sentence. Commas inside quotes ("…document,” Putin said) never end one.
 # The lookbehind and possessive quantifiers only stop the regex from retrying inside a run of
 # dots or spaces (quadratic on "......"); no backtracking could have found another match there.
-_BOUNDARY = re.compile(r"""(?<![.!?…])[.!?…]++["'”’»)\]]*+(?=\s++["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ])""")
+# Tokenised corpora (REALSumm's CNN/DM) open a quotation with "``" and go on in lower case.
+_BOUNDARY = re.compile(
+    r"""(?<![.!?…])[.!?…]++["'”’»)\]]*+(?=\s++(?:``|["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ]))"""
+)
 _ABBREVIATIONS = frozenset(
     [
         "mr",

@@ -43,6 +43,9 @@ CheckMethod = Literal["off", "lexical", "combined", "judge"]
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_LOCAL_MODEL = "smollm2-135m"
+# The summary's length bound in words (`--words`), on every tier; about four news sentences.
+DEFAULT_SUMMARY_WORDS = 100
+MIN_SUMMARY_WORDS = 10
 
 # environment variable -> settings field
 ENV_VARS: dict[str, str] = {
@@ -65,6 +68,7 @@ ENV_VARS: dict[str, str] = {
     "SUMMARIZER_CONCURRENCY": "concurrency",
     "SUMMARIZER_CHECK_CLAIMS": "check_claims",
     "SUMMARIZER_MIN_SUPPORT": "min_support",
+    "SUMMARIZER_WORDS": "summary_words",
 }
 
 
@@ -84,6 +88,7 @@ class Settings(BaseModel):
     max_chunk_tokens: int = Field(default=1500, ge=64)
     chunk_overlap: int = Field(default=0, ge=0)
     max_output_tokens: int = Field(default=800, ge=16)
+    summary_words: int = Field(default=DEFAULT_SUMMARY_WORDS, ge=MIN_SUMMARY_WORDS)
     context_window: int | None = Field(default=None, ge=512)
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=5, ge=1)

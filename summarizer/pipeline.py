@@ -6,15 +6,21 @@ de-duplicated, and the partial summaries are reduced in groups that fit the budg
 level, until one is left. Every call's prompt plus its output budget fits the backend's context
 window, whatever the document's length, and the number of levels is bounded.
 
-Two modes share that structure: *abstractive* (the model writes a summary and claims that cite
-sentence ids) and *extractive* (the model only picks sentence ids; the program quotes them), the
-latter for tiny local models that can select but not paraphrase.
+Two modes: *abstractive* (the model writes a summary and claims that cite sentence ids, by the
+structure above) and *extractive* (for tiny local models that cannot paraphrase: the program
+chooses whole sentences by `summarizer.selection` and quotes them; no model is called, because
+the tiny model's choice measured no better than the first sentences, docs/evaluation.md).
+
+Both honour `PipelineOptions.summary_words` by construction, never cutting a sentence: the
+extractive choice is made under it, and an abstractive summary keeps the whole sentences that
+fit (`_within_budget`, the one place it is applied).
 """
 
 from __future__ import annotations
 
 import contextvars
 import math
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +29,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from summarizer.cache import CallCache
-from summarizer.call_schemas import digest_schema, plain_schema, selection_schema
+from summarizer.call_schemas import digest_schema, plain_schema
 from summarizer.chunking import Chunk, Sentence, chunk_sentences, render_sentences, split_sentences
 from summarizer.errors import PlanError
 from summarizer.evidence import (
@@ -40,12 +46,19 @@ from summarizer.schemas import (
     ChunkDigest,
     MergedSummary,
     ModelRef,
-    SentenceSelection,
     SourceInfo,
     Summary,
     SummaryResult,
 )
+from summarizer.selection import (
+    DEFAULT_SUMMARY_WORDS,
+    count_words,
+    rank_rest,
+    select_sentences,
+    within_words,
+)
 from summarizer.sources import Source
+from summarizer.story.compose import headline
 from summarizer.tokens import TokenCounter
 
 Mode = Literal["abstractive", "extractive"]
@@ -64,7 +77,10 @@ class PipelineOptions:
     chunk_overlap: int = 0
     max_output_tokens: int = 800
     max_claims: int = 8
+    # Key points of an extractive summary: sentences that add what the summary does not say.
     extract_count: int = 5
+    # The summary's length bound in words (`selection.count_words`), honoured on every tier.
+    summary_words: int = DEFAULT_SUMMARY_WORDS
     temperature: float = 0.0
     seed: int = 0
     max_reasks: int = 2
@@ -158,15 +174,23 @@ def plan(
     overhead, budget, sentences, chunks = _split(source.text, template, options, identity, counter)
     map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
     # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
-    if options.mode == "abstractive":
-        partial_tokens = min(options.max_output_tokens, 250)
-        merge_overhead, merge_budget = _template_budget(
-            library.get("merge"), options, identity, counter
+    if options.mode == "extractive":  # the program chooses the sentences: no call at all
+        return Plan(
+            mode=options.mode,
+            source_tokens=counter.count(source.text),
+            sentences=len(sentences),
+            chunks=len(chunks),
+            chunk_budget=budget,
+            context_window=identity.context_window,
+            map_calls=0,
+            reduce_calls=0,
+            prompt_tokens=0,
+            completion_tokens=0,
         )
-    else:
-        average = max(1, sum(c.tokens for c in chunks) // max(1, len(sentences)))
-        partial_tokens = average * options.extract_count
-        merge_overhead, merge_budget = overhead, budget
+    partial_tokens = min(options.max_output_tokens, 250)
+    merge_overhead, merge_budget = _template_budget(
+        library.get("merge"), options, identity, counter
+    )
     reduce_calls, reduce_prompt = _estimate_reduce(len(chunks), partial_tokens, merge_budget)
     completion = (len(chunks) + reduce_calls) * min(options.max_output_tokens, 400)
     return Plan(
@@ -243,13 +267,14 @@ class _Run:
 
     def execute(self) -> SummaryResult:
         template = self.prompts.get(_map_template_name(self.options.mode))
-        _, budget, _, chunks = _split(
+        _, budget, sentences, chunks = _split(
             self.source.text, template, self.options, self.identity, self.counter
         )
         if self.options.mode == "abstractive":
             summary, resolved = self._abstractive(chunks, budget)
+            summary = self._within_budget(summary, sentences)
         else:
-            summary, resolved = self._extractive(chunks, budget)
+            summary, resolved = self._extractive(sentences)
         claims = merge_claims(resolved, self.source.text)
         problems = verify_claims(claims, self.source.text)
         if problems:  # unreachable by construction; refuse to emit rather than mislead
@@ -267,6 +292,7 @@ class _Run:
             model=ModelRef(backend=self.identity.name, name=self.identity.model),
             prompts=[t.ref for t in self.used_templates.values()],
             chunks=len(chunks),
+            summary_words=self.options.summary_words,
             usage=self.meter.total,
             warnings=self.warnings,
         )
@@ -334,54 +360,45 @@ class _Run:
 
     # extractive ----------------------------------------------------------------------------
 
-    def _extractive(
-        self, chunks: Sequence[Chunk], budget: int
-    ) -> tuple[Summary, list[ResolvedClaim]]:
-        picked: list[Sentence] = []
-        for selected in self._map(
-            lambda chunk: self._select(chunk.sentences, self.options.extract_count), chunks
-        ):
-            picked.extend(selected)
-        picked = sorted({s.id: s for s in picked}.values(), key=lambda s: s.id)
-        candidates = picked
-        for _level in range(MAX_REDUCE_LEVELS):
-            if len(candidates) <= self.options.extract_count:
-                break
-            groups = _pack(candidates, lambda g: self._fits(render_sentences(g), budget))
-            chosen: list[Sentence] = []
-            for group in groups:
-                # Each group keeps its share of the picks, so one level usually suffices.
-                share = max(1, round(self.options.extract_count * len(group) / len(candidates)))
-                chosen.extend(self._select(group, share) if len(group) > share else group)
-            narrowed = sorted({s.id: s for s in chosen}.values(), key=lambda s: s.id)
-            if len(narrowed) >= len(candidates):
-                break  # no group could narrow further; keep what the model chose
-            candidates = narrowed
-        if not candidates:
-            raise PlanError("the model selected no sentences")
+    def _extractive(self, sentences: Sequence[Sentence]) -> tuple[Summary, list[ResolvedClaim]]:
+        words = self.options.summary_words
+        chosen = select_sentences(sentences, words)
+        if not chosen:
+            raise PlanError(
+                f"no sentence of the article fits in {words} words; raise --words "
+                f"(the shortest has {min((count_words(s.text) for s in sentences), default=0)})"
+            )
+        # Each part earns its place: a headline cut to a clause, key points the summary lacks.
+        points = rank_rest(sentences, chosen, self.options.extract_count)
         summary = Summary(
-            headline=candidates[0].text,
-            text=" ".join(s.text for s in candidates),
-            key_points=[s.text for s in candidates],
+            headline=headline(_without_dateline(chosen[0].text)),
+            text=" ".join(s.text for s in chosen),
+            key_points=[s.text for s in sorted(points, key=lambda s: s.id)],
         )
-        # Claims cover every sentence picked at the map stage, so long documents keep detail.
-        return summary, [claim_from_sentence(s) for s in picked]
+        quoted = sorted([*chosen, *points], key=lambda s: s.id)
+        return summary, [claim_from_sentence(s) for s in quoted]
 
-    def _select(self, sentences: Sequence[Sentence], wanted: int) -> list[Sentence]:
-        template = self.prompts.get("extract")
-        count = min(wanted, len(sentences))
-        ids = [s.id for s in sentences]
-        selection = self._call(
-            template,
-            {"sentences": render_sentences(sentences), "count": str(count)},
-            SentenceSelection,
-            selection_schema(ids, count),
+    def _within_budget(self, summary: Summary, sentences: Sequence[Sentence]) -> Summary:
+        """The model's summary, keeping the whole sentences that fit the word budget; when none
+        does, the extractive choice of the article's own sentences, with a warning."""
+        words = self.options.summary_words
+        written = [s.text for s in split_sentences(summary.text, self.counter, 10**6)]
+        kept = within_words(written, words)
+        if len(kept) == len(written):
+            return summary
+        if kept:
+            self.warnings.append(
+                f"kept {len(kept)} of the summary's {len(written)} sentences to fit {words} words"
+            )
+            return summary.model_copy(update={"text": " ".join(kept)})
+        chosen = select_sentences(sentences, words)
+        if not chosen:
+            raise PlanError(f"no sentence of the summary or the article fits in {words} words")
+        self.warnings.append(
+            f"no sentence of the model's summary fits in {words} words; "
+            "the summary quotes the article's sentences instead"
         )
-        by_id = {s.id: s for s in sentences}
-        chosen = [by_id[i] for i in dict.fromkeys(selection.sentence_ids) if i in by_id]
-        if len(chosen) < len(selection.sentence_ids):
-            self.warnings.append("ignored sentence ids the model cited outside the text shown")
-        return chosen
+        return summary.model_copy(update={"text": " ".join(s.text for s in chosen)})
 
     # calls ---------------------------------------------------------------------------------
 
@@ -426,6 +443,18 @@ class _Run:
 # --- helpers -----------------------------------------------------------------------------------
 
 Item = TypeVar("Item")
+
+
+_DATELINE = re.compile(
+    r"^\s*(?:[A-Z][\w .,'-]{0,40}\s)?(?:\(\s*cnn\s*\)|-lrb-\s*cnn\s*-rrb-)\s*(?:--|-|,)?\s*",
+    re.IGNORECASE,
+)
+
+
+def _without_dateline(text: str) -> str:
+    """'(CNN) -- Two heroes ...' -> 'Two heroes ...': an agency tag is not a headline."""
+    rest = _DATELINE.sub("", text, count=1)
+    return rest[:1].upper() + rest[1:] if rest else text
 
 
 def _pack(items: Sequence[Item], fits: Callable[[Sequence[Item]], bool]) -> list[list[Item]]:

@@ -179,6 +179,8 @@ class SummaryResult(Strict):
     model: ModelRef
     prompts: list[PromptRef]
     chunks: int
+    # The word budget the summary was made for (None: a result from before budgets existed).
+    summary_words: int | None = None
     usage: Usage
     warnings: list[str]
 

@@ -75,6 +75,7 @@ class Summarizer:
             max_chunk_tokens=settings.max_chunk_tokens,
             chunk_overlap=settings.chunk_overlap,
             max_output_tokens=settings.max_output_tokens,
+            summary_words=settings.summary_words,
             temperature=settings.temperature,
             seed=settings.seed,
             max_reasks=settings.max_reasks,

@@ -54,9 +54,7 @@ def test_a_repeat_document_is_answered_without_an_encoder_or_a_call(
     )
 
 
-@pytest.mark.parametrize(
-    "changed", [{"max_output_tokens": 700}, {"seed": 1}, {"mode": "extractive"}]
-)
+@pytest.mark.parametrize("changed", [{"max_output_tokens": 700}, {"seed": 1}])
 def test_anything_that_shapes_the_calls_misses_the_document_entry(
     tmp_path: Path, seed_path: Path, changed: dict[str, object]
 ) -> None:
@@ -65,6 +63,20 @@ def test_anything_that_shapes_the_calls_misses_the_document_entry(
     backend = ScriptedBackend()
     Summarizer(settings(tmp_path, **changed), backend=backend).summarize(source)
     assert backend.history  # asked again: the document entry did not answer
+
+
+@pytest.mark.parametrize("changed", [{"mode": "extractive"}, {"summary_words": 40}])
+def test_what_shapes_the_result_but_no_call_misses_the_document_entry(
+    tmp_path: Path, seed_path: Path, changed: dict[str, object]
+) -> None:
+    """The extractive tier makes no call, and a budget only trims the model's answer (the call
+    cache answers it): the document entry must still miss, or the old result would come back."""
+    source = read_source(str(seed_path))
+    first = Summarizer(settings(tmp_path), backend=ScriptedBackend()).summarize(source)
+    again = Summarizer(settings(tmp_path, **changed), backend=ScriptedBackend()).summarize(source)
+    assert (again.mode, again.summary_words) != (first.mode, first.summary_words)
+    assert again.mode == changed.get("mode", first.mode)
+    assert again.summary_words == changed.get("summary_words", first.summary_words)
 
 
 def test_refresh_recomputes_and_no_cache_stores_nothing(tmp_path: Path, seed_path: Path) -> None:

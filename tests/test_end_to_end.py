@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,33 @@ def test_stdin_formats_output_file_and_cache_commands(
     assert cli("cache", "path").stdout.strip() == str(cache)
     assert "removed 2 entries" in cli("cache", "clear").stdout
     assert json.loads(cli("cache", "stats").stdout)["entries"] == 0
+
+
+def test_words_bound_the_summary_through_the_openai_backend(
+    server: OpenAIServer, seed_path: Path, tmp_path: Path
+) -> None:
+    """A model that writes 100 words for a 65-word budget: the CLI returns whole sentences of
+    at most 65 words, and the budget is part of the cache key (a new budget, a new answer)."""
+    from summarizer.selection import count_words
+    from tests.fakes import answer_http_request
+
+    long = " ".join(f"Sentence {n} " + " ".join(["word"] * 17) + " end." for n in range(1, 6))
+
+    def wordy(body: dict[str, Any]) -> str:
+        answer = json.loads(answer_http_request(body))
+        answer["summary"] = long
+        return json.dumps(answer)
+
+    server.responder = wordy
+    cache = tmp_path / "cache"
+    runs = {}
+    for words in ("65", "45"):
+        done = summarize_cli(server, cache, str(seed_path), "--words", words)
+        assert done.returncode == 0, done.stderr
+        runs[words] = json.loads(done.stdout)
+    assert count_words(runs["65"]["summary"]["text"]) == 60  # three whole 20-word sentences
+    assert count_words(runs["45"]["summary"]["text"]) == 40
+    assert runs["65"]["summary_words"] == 65 and runs["45"]["summary_words"] == 45
+    assert all(s.endswith("end.") for s in runs["65"]["summary"]["text"].split(" Sentence "))
+    # the model's answer is reused from the call cache; the document entry is per budget
+    assert server.request_count == 1 and runs["45"]["usage"]["cached_calls"] == 1

@@ -8,32 +8,50 @@ import pytest
 
 from summarizer.config import load_settings
 from summarizer.llm.factory import LazyBackend
+from summarizer.selection import count_words
 from summarizer.service import Summarizer
 from summarizer.sources import read_source, source_from_text
 
 pytestmark = pytest.mark.local_model
 
 
-def local_service(cache_dir: Path) -> Summarizer:
-    settings = load_settings({"cache_dir": cache_dir}, env={}, dotenv_path=None)
+def local_service(cache_dir: Path, **flags: object) -> Summarizer:
+    settings = load_settings({"cache_dir": cache_dir, **flags}, env={}, dotenv_path=None)
     assert settings.resolved_backend() == "local"  # no key, no base URL: the offline default
     return Summarizer(settings)
 
 
-def test_seed_article_offline_then_from_cache(seed_path: Path, tmp_path: Path) -> None:
+def test_the_embedded_tier_quotes_within_the_budget_without_loading_the_model(
+    seed_path: Path, tmp_path: Path
+) -> None:
     source = read_source(str(seed_path))
-    service = local_service(tmp_path / "cache")
+    service = local_service(tmp_path / "cache", summary_words=65)
+    try:
+        result = service.summarize(source)
+        assert isinstance(service.backend, LazyBackend) and not service.backend.built
+    finally:
+        service.close()
+    assert result.model.backend == "local" and result.model.name.startswith("smollm2-135m@")
+    assert result.mode == "extractive" and result.usage.calls == 0
+    assert 0 < count_words(result.summary.text) <= 65 and result.summary_words == 65
+
+
+def test_seed_article_offline_then_from_cache(seed_path: Path, tmp_path: Path) -> None:
+    """Real inference: the embedded model writing the summary (abstractive) within --words."""
+    source = read_source(str(seed_path))
+    service = local_service(tmp_path / "cache", mode="abstractive", summary_words=40)
     try:
         first = service.summarize(source)
     finally:
         service.close()
     assert first.model.backend == "local" and first.model.name.startswith("smollm2-135m@")
-    assert first.mode == "extractive" and first.claims
+    assert first.mode == "abstractive" and first.summary.text
+    assert count_words(first.summary.text) <= 40 and first.summary_words == 40
     for claim in first.claims:
         assert source.text[claim.span[0] : claim.span[1]] == claim.evidence
     assert first.usage.calls >= 1 and first.usage.cached_calls == 0
 
-    again = local_service(tmp_path / "cache")
+    again = local_service(tmp_path / "cache", mode="abstractive", summary_words=40)
     try:
         second = again.summarize(source)
         assert isinstance(again.backend, LazyBackend)

@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 
 from summarizer.cache import CallCache
+from summarizer.chunking import split_sentences
+from summarizer.config import DEFAULT_SUMMARY_WORDS
 from summarizer.errors import (
     OutputTruncated,
     PlanError,
     StructuredOutputError,
     TransientBackendError,
 )
+from summarizer.llm import CompletionRequest
 from summarizer.llm.calls import RetryPolicy
 from summarizer.pipeline import PipelineOptions, plan, summarize
+from summarizer.selection import count_words
 from summarizer.sources import read_source, source_from_text
 from summarizer.tokens import TokenCounter
-from tests.fakes import ScriptedBackend, allowed_ids
+from tests.fakes import ScriptedBackend, allowed_ids, plausible_answer
 
 NO_SLEEP = RetryPolicy(max_attempts=3, sleep=lambda _: None)
 
@@ -257,27 +261,71 @@ def test_usage_of_a_run_that_fails_after_successful_calls_includes_them() -> Non
     assert caught.value.usage.failed_calls == len(backend.history) - failing_after
 
 
-def test_extractive_mode_quotes_selected_sentences(seed_path: Path) -> None:
+def test_extractive_mode_quotes_whole_sentences_within_the_budget_without_a_call(
+    seed_path: Path,
+) -> None:
     source = read_source(str(seed_path))
     backend = ScriptedBackend()
-    result = summarize(source, backend, options(mode="extractive", extract_count=4))
-    assert result.mode == "extractive"
-    request = backend.history[0]
-    assert request.json_schema["properties"]["sentence_ids"]["minItems"] == 3
-    assert len(result.claims) == 4
-    assert result.summary.text.startswith(result.claims[0].evidence)
-    quote = next(c for c in result.claims if "landmark document" in c.evidence)
-    assert quote.kind == "quote" and quote.speaker == "Putin"
+    result = summarize(source, backend, options(mode="extractive", summary_words=65))
+    assert result.mode == "extractive" and result.summary_words == 65
+    assert backend.history == [] and result.usage.calls == 0 and result.prompts == []
+    assert count_words(result.summary.text) <= 65
+    sentences = split_sentences(source.text, TokenCounter.for_model("gpt-4o-mini"), 10_000)
+    shown = {s.text for s in sentences}
+    summary_sentences = [s.text for s in sentences if s.text in result.summary.text]
+    assert " ".join(summary_sentences) == result.summary.text  # whole source sentences only
+    # each part earns its place: key points are not the summary again, the headline is shorter
+    assert result.summary.key_points and set(result.summary.key_points) <= shown
+    assert not set(result.summary.key_points) & set(summary_sentences)
+    assert len(result.summary.headline) < len(summary_sentences[0])
+    quotes = [c for c in result.claims if "“" in c.evidence]
+    assert quotes and all(c.kind == "quote" and c.speaker for c in quotes)
 
 
-def test_extractive_long_document_narrows_to_the_requested_count() -> None:
+def test_extractive_budget_smaller_than_every_sentence_is_a_clear_error() -> None:
+    source = source_from_text(long_text(6), path="long.txt")
+    with pytest.raises(PlanError, match="no sentence of the article fits in 3 words"):
+        summarize(source, ScriptedBackend(), options(mode="extractive", summary_words=3))
+
+
+def test_extractive_long_document_keeps_the_budget_and_the_key_point_count() -> None:
     source = source_from_text(long_text(80), path="long.txt")
-    backend = ScriptedBackend()
     result = summarize(
-        source, backend, options(mode="extractive", max_chunk_tokens=200, extract_count=5)
+        source, ScriptedBackend(), options(mode="extractive", max_chunk_tokens=200, extract_count=5)
     )
     assert result.chunks > 2
-    assert len(result.summary.key_points) <= 5
+    assert 1 <= len(result.summary.key_points) <= 5
+    assert result.summary_words == DEFAULT_SUMMARY_WORDS
+    assert count_words(result.summary.text) <= DEFAULT_SUMMARY_WORDS
+
+
+def long_summary(request: CompletionRequest) -> str:
+    """A digest whose summary is five sentences of 20 words each (100 words)."""
+    answer = json.loads(plausible_answer(request))
+    answer["summary"] = " ".join(
+        f"Sentence {n} " + " ".join(["word"] * 17) + " end." for n in range(1, 6)
+    )
+    return json.dumps(answer)
+
+
+def test_abstractive_summary_keeps_the_whole_sentences_that_fit(seed_path: Path) -> None:
+    source = read_source(str(seed_path))
+    backend = ScriptedBackend(responder=long_summary)
+    result = summarize(source, backend, options(summary_words=65))
+    assert count_words(result.summary.text) == 60  # three whole sentences of 20 words
+    assert result.summary.text.startswith("Sentence 1 ") and result.summary.text.endswith("end.")
+    assert "kept 3 of the summary's 5 sentences to fit 65 words" in result.warnings
+    assert result.summary_words == 65
+
+
+def test_abstractive_summary_with_no_sentence_that_fits_quotes_the_article(
+    seed_path: Path,
+) -> None:
+    source = read_source(str(seed_path))
+    result = summarize(source, ScriptedBackend(responder=long_summary), options(summary_words=15))
+    assert 0 < count_words(result.summary.text) <= 15
+    assert result.summary.text in source.text
+    assert any("quotes the article's sentences instead" in w for w in result.warnings)
 
 
 def test_article_cannot_break_out_of_its_data_block() -> None:

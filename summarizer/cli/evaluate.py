@@ -49,9 +49,23 @@ def eval_command(
     baselines: Path | None = typer.Option(
         None, "--baselines", help="Folder of per-model baselines (default: evals/baselines)."
     ),
+    named_suite: str | None = typer.Option(
+        None, "--suite", help="realsumm: rank against 25 published systems at --words (65)."
+    ),
+    articles: int | None = typer.Option(
+        None, "--articles", min=1, help="With --suite realsumm: only the first N articles."
+    ),
 ) -> None:
     """Run the eval suite: fact recall, claim support, specifics, and the story's support,
     variants and disagreements; fail on a regression."""
+    if named_suite is not None:
+        if named_suite != "realsumm":
+            from summarizer.errors import EvalError
+
+            raise EvalError(f"unknown suite {named_suite!r}: the named suite is realsumm")
+        baselines = baselines or checkout_evals("--baselines") / "baselines"
+        _realsumm(ctx, matcher, baselines, update_baseline, out, articles)
+        return
     from summarizer.evaluation.dataset import load_model
     from summarizer.evaluation.matchers import build_matcher
     from summarizer.evaluation.runner import story_summary_lines
@@ -110,6 +124,57 @@ def eval_command(
         # Every lost fact gets its own line: the one place a multi-line error is right.
         typer.echo(f"error: eval regression against {outcome.baseline_file}", err=True)
         typer.echo(outcome.comparison.describe(), err=True)
+        raise typer.Exit(1)
+
+
+def _realsumm(
+    ctx: typer.Context,
+    matcher: str,
+    baselines: Path,
+    update_baseline: bool,
+    out: Path | None,
+    articles: int | None,
+) -> None:
+    """`--suite realsumm`: summarise its articles, print the ranking, gate our recall."""
+    from summarizer.evaluation.matchers import build_matcher
+    from summarizer.evaluation.realsumm import (
+        DEFAULT_WORDS,
+        gate_realsumm,
+        load_realsumm,
+        realsumm_table,
+        run_realsumm,
+    )
+    from summarizer.paths import runs_dir
+    from summarizer.service import Summarizer
+    from summarizer.sources import source_from_text
+
+    data = load_realsumm(checkout_evals("--suite") / "realsumm", limit=articles)
+    params = {**ctx.params, "words": ctx.params.get("words") or DEFAULT_WORDS}
+    service = Summarizer(settings_from(params))
+    try:
+        report = run_realsumm(
+            data,
+            lambda doc_id, text: service.summarize(source_from_text(text, path=f"{doc_id}.txt")),
+            build_matcher(matcher),
+            words=params["words"],
+        )
+    finally:
+        service.close()
+    folder = out or runs_dir() / "eval-realsumm"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "realsumm.json").write_text(report.model_dump_json(indent=2) + "\n", "utf-8")
+    typer.echo(realsumm_table(report))
+    typer.echo(f"report: {folder / 'realsumm.json'}")
+    gate = gate_realsumm(report, baselines, update=update_baseline)
+    if gate.written:
+        typer.echo(f"baseline written: {gate.path}")
+    elif gate.baseline is None:
+        typer.echo("no REALSumm baseline for this backend, model and length; --update-baseline")
+    elif gate.passed:
+        typer.echo(f"gate passed against {gate.path}")
+    else:
+        typer.echo(f"error: REALSumm regression against {gate.path}", err=True)
+        typer.echo("\n".join(gate.problems), err=True)
         raise typer.Exit(1)
 
 

@@ -49,6 +49,9 @@ BACKEND = typer.Option(None, "--backend", "-b", help="openai or local (default: 
 BASE_URL = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint URL.")
 MAX_CHUNK = typer.Option(None, "--max-chunk-tokens", help="Token budget of article text per call.")
 MAX_OUT = typer.Option(None, "--max-output-tokens", help="Output token budget per call.")
+WORDS = typer.Option(
+    None, "--words", help="Summary length bound in words (whole sentences; default 100)."
+)
 MODE = typer.Option(None, "--mode", help="abstractive, extractive, or auto (by model).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache.")
 REFRESH = typer.Option(False, "--refresh", help="Ignore cached answers and overwrite them.")
@@ -72,6 +75,7 @@ _MODEL_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("base_url", str | None, BASE_URL),
     ("max_chunk_tokens", int | None, MAX_CHUNK),
     ("max_output_tokens", int | None, MAX_OUT),
+    ("words", int | None, WORDS),
     ("mode", ModeChoice | None, MODE),
     ("no_cache", bool, NO_CACHE),
     ("refresh", bool, REFRESH),
@@ -111,6 +115,7 @@ _VALUE_FLAGS = {
     "base_url": "base_url",
     "max_chunk_tokens": "max_chunk_tokens",
     "max_output_tokens": "max_output_tokens",
+    "words": "summary_words",
     "mode": "mode",
     "cache_dir": "cache_dir",
     "check_claims": "check_claims",

@@ -16,7 +16,13 @@ from summarizer.sources import source_from_text
 from summarizer.story import StoryArticle, StoryError
 from summarizer.story.relations import GROUPS_PER_CALL
 from summarizer.story.result import Cell, Checked, Coverage, Span, StoryResult
-from tests.fakes import ScriptedBackend, WordsEmbedder, allowed_ids, plausible_answer
+from tests.fakes import (
+    ScriptedBackend,
+    WordsEmbedder,
+    allowed_ids,
+    plausible_answer,
+    quoting_answer,
+)
 
 TREATY = "Putin and Kim signed a mutual defence treaty in Pyongyang on Wednesday."
 VISIT = "It was the first visit by Putin to North Korea in 24 years."
@@ -179,13 +185,15 @@ def test_articles_about_unrelated_events_are_never_one_story(tmp_path: Path) -> 
 
 
 def test_articles_already_summarised_cost_only_the_story_step(tmp_path: Path) -> None:
+    # Abstractive, so that each article costs a call (the extractive tier makes none).
     inputs = [article(TREATY, VISIT, path="a.txt"), article(TREATY, path="b.txt")]
-    first = ScriptedBackend(every_sentence)
-    tell(tmp_path, *inputs, backend=first)
-    again = ScriptedBackend(every_sentence)
-    story = tell(tmp_path, *inputs, backend=again)
+    first = ScriptedBackend(quoting_answer)
+    tell(tmp_path, *inputs, backend=first, mode="abstractive")
+    assert [r.schema_name for r in first.history].count("ChunkDigest") == 2
+    again = ScriptedBackend(quoting_answer)
+    story = tell(tmp_path, *inputs, backend=again, mode="abstractive")
     assert again.history == []
-    assert story.usage.calls == 0 and story.usage.cached_calls == 2
+    assert story.usage.calls == 0 and story.usage.cached_calls == len(first.history)
 
 
 # --- the model as judge (abstractive mode) ---------------------------------------------------
