@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from summarizer.config import auto_threads, available_cores, current_load
 from summarizer.errors import BackendError, BackendUnavailable
 from summarizer.llm import BackendIdentity, Completion, CompletionRequest
 from summarizer.schemas import Usage
@@ -41,8 +41,6 @@ from summarizer.schemas import Usage
 if TYPE_CHECKING:
     from summarizer.llm.catalogue import ResolvedModel
 
-# More threads than this buys nothing on a small model and starves the rest of the machine.
-MAX_DEFAULT_THREADS = 4
 # llama.cpp tokenizers spend more tokens than tiktoken on the same English text (measured on the
 # seed articles: SmolLM2 1.06-1.12x cl100k, Qwen2.5 1.02-1.04x); budgets computed with tiktoken
 # are scaled by this, and `complete` still refuses a prompt that would overflow the context.
@@ -86,7 +84,8 @@ class LocalBackend:
         self._identity = BackendIdentity(
             name="local", model=model_name, context_window=n_ctx, token_ratio=LOCAL_TOKEN_RATIO
         )
-        self._threads = threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
+        # Unset: the rule settings use (free cores from affinity and load), decided once here.
+        self._threads = threads or auto_threads(available_cores(), current_load())
         self._seed = seed
         self._lock = threading.Lock()
         self._llama: Any = None
