@@ -113,6 +113,11 @@ class Settings(BaseModel):
             return "openai"
         return "local"
 
+    def resolved_threads(self) -> int:
+        """`threads` when set (`SUMMARIZER_THREADS`, `--threads`), else what `auto_threads`
+        picks for this process now; call it once, where a backend is built."""
+        return self.threads or auto_threads(available_cores(), current_load())
+
     def resolved_model(self) -> str:
         if self.model:
             return self.model
@@ -169,6 +174,41 @@ def _from_env(values: Mapping[str, str | None]) -> dict[str, str]:
 
 def _log_warning(message: str) -> None:
     logging.getLogger(__name__).warning(message)
+
+
+# --- threads for in-process models ---------------------------------------------------------
+
+# More threads than this buys nothing on a small model and starves the rest of the machine.
+MAX_AUTO_THREADS = 4
+
+
+def auto_threads(available: int, load: float) -> int:
+    """llama.cpp threads for a process allowed `available` cores on a machine whose 1-minute
+    load average is `load`: the cores nobody else is using, rounded, at least 1.
+
+    llama.cpp's threads spin at a barrier after every layer, so one thread that has to wait for
+    a core stalls all of them: on the 2-core VM, 2 threads at load ~2 decode 3-10x slower than
+    1 (docs/benchmarks.md, "Threads"). A thread too few costs at most the parallel speed-up.
+    """
+    spare = int(available - load + 0.5)
+    return max(1, min(available, MAX_AUTO_THREADS, spare))
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and `taskset` narrow),
+    not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no sched_getaffinity on macOS and Windows
+        return os.cpu_count() or 1
+
+
+def current_load() -> float:
+    """The 1-minute load average, or 0.0 where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
 
 
 # --- base URLs ------------------------------------------------------------------------------

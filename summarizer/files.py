@@ -30,6 +30,7 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,17 +42,26 @@ _TEMP_SUFFIX = ".tmp"
 _TEMP_RANDOM = re.compile(r"[a-z0-9_]{8}")
 
 
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Replace the regular file `path` (or create it) with `text`, all or nothing; the caller
-    owns `path`. Raises OSError."""
+def write_atomic(
+    path: Path, text: str | Iterable[str], *, mode: int = 0o644, sweep: bool = True
+) -> None:
+    """Replace the regular file `path` (or create it) with `text` (a string, or pieces written
+    one after another so the whole need never be in memory), all or nothing; the caller owns
+    `path`. `sweep=False` skips the stale temp file sweep, for a caller that swept the directory
+    itself under a lock (a batch run writing thousands of items into one directory, where a
+    sweep per write would list the directory per write). Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temp_files(path)
+    if sweep:
+        _sweep_stale_temp_files(path)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         # mkstemp makes owner-only files; results are ordinary files, readable like any other.
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)

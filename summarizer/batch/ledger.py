@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -239,6 +239,30 @@ class Ledger:
                 "SELECT * FROM items WHERE state = ? ORDER BY id", (state.value,)
             )
         return [_row(row) for row in cursor.fetchall()]
+
+    def iter_rows(self, state: ItemState) -> Iterator[LedgerRow]:
+        """The rows in `state` by id, read as they are consumed (a 10,000-item ledger is never
+        a list in memory). Do not write to the ledger while iterating."""
+        try:
+            cursor = self._db.execute(
+                "SELECT * FROM items WHERE state = ? ORDER BY id", (state.value,)
+            )
+            for row in cursor:
+                yield _row(row)
+        except sqlite3.DatabaseError as error:
+            raise _ledger_error(error, self.path) from None
+
+    def iter_done_hashes(self) -> Iterator[tuple[str, str]]:
+        """(id, input_sha256) of every done row, by id, read as consumed: one query for what
+        would otherwise be one `done_with_hash` per distinct input."""
+        try:
+            cursor = self._db.execute(
+                "SELECT id, input_sha256 FROM items WHERE state = 'done' ORDER BY id"
+            )
+            for item_id, digest in cursor:
+                yield str(item_id), str(digest)
+        except sqlite3.DatabaseError as error:
+            raise _ledger_error(error, self.path) from None
 
     @_faults_named
     def done_with_hash(self, input_sha256: str) -> list[LedgerRow]:

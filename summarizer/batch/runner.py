@@ -137,9 +137,6 @@ def run_batch(
             # Story grouping and alignment; built on first use unless one is passed in.
             embedder=embedder,
         )
-        # Building the token encoder takes most of a second of CPU; done here, before any item's
-        # clock starts, it does not count against the first items' --item-timeout.
-        TokenCounter.for_model(throttled.identity.model)
         with Ledger(out_dir / LEDGER_NAME) as ledger:
             run = _Run(discovery, service, throttled, ledger, options, observer or SilentObserver())
             try:
@@ -227,7 +224,13 @@ class _Run:
         self.observer.started(self.counts.total)
         for problem in self.discovery.problems:
             self._record(problem, "failed", reason=problem.reason)
-        groups = iter(self._settle_triage())
+        settled = self._settle_triage()
+        if any(group.leader is not None for group in settled):
+            # Building the token encoder takes most of a second of CPU: done here, before any
+            # item's clock starts, it does not count against the first items' --item-timeout,
+            # and a rerun with nothing to summarise never pays for it.
+            TokenCounter.for_model(self.backend.identity.model)
+        groups = iter(settled)
         workers = [self._worker(groups) for _ in range(self.options.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -386,7 +389,11 @@ class _Run:
         relative = output_path(item.id)
         text = result.model_dump_json(indent=2) + "\n"
         try:
-            await self._threads.submit(lambda: write_atomic(self.out_dir / relative, text))
+            # No sweep per write: `run_batch` swept the directory under the lock, and listing
+            # items/ per write made a run quadratic in its size.
+            await self._threads.submit(
+                lambda: write_atomic(self.out_dir / relative, text, sweep=False)
+            )
         except OSError as error:
             reason = f"cannot write the output: {error}"
             self._record(item, "failed", reason=reason, spent=result.usage, started=started)

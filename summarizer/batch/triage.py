@@ -165,12 +165,20 @@ def observe(items: Sequence[BatchItem], ledger: Ledger | None, out_dir: Path) ->
     finished: dict[str, str] = {}
     if ledger is not None:
         ids = {item.id for item in items}
-        for digest in {item.input_sha256 for item in items if item.error is None}:
-            for row in ledger.done_with_hash(digest):
-                stored = _stored(out_dir, row.id) if row.id not in ids else None
-                if stored is not None and stored.input_sha256 == digest:
-                    finished[digest] = row.id
-                    break
+        wanted = {item.input_sha256 for item in items if item.error is None}
+        # One pass over the done rows by id: per input, the first done item outside this batch
+        # whose output holds that input (one query, not one per input).
+        candidates = [
+            (row_id, digest)
+            for row_id, digest in ledger.iter_done_hashes()
+            if digest in wanted and row_id not in ids
+        ]
+        for row_id, digest in candidates:
+            if digest in finished:
+                continue
+            stored = _stored(out_dir, row_id)
+            if stored is not None and stored.input_sha256 == digest:
+                finished[digest] = row_id
     return Observations(items=observed, finished=finished)
 
 

@@ -70,7 +70,7 @@ def create_backend(settings: Settings, profile: BackendProfile | None = None) ->
             model_path=profile.local_path,
             model_name=identity.model,
             n_ctx=identity.context_window,
-            threads=settings.threads,
+            threads=settings.resolved_threads(),
             seed=settings.seed,
         )
     from summarizer.llm.openai_backend import OpenAIBackend
@@ -122,4 +122,4 @@ def create_embedder(settings: Settings) -> Embedder:
     """The offline sentence embedder (converted once into the models directory, verified)."""
     from summarizer.llm.embedder import local_embedder
 
-    return local_embedder(settings.models_dir, threads=settings.threads)
+    return local_embedder(settings.models_dir, threads=settings.resolved_threads())

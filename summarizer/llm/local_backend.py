@@ -6,10 +6,18 @@ Why it is built the way it is:
   alone costs about 0.2 s, which `--help`, dry runs and cache hits never pay.
 * One `Llama` per backend, loaded once and guarded by a lock: it holds one KV cache and one
   sampler, and is not thread-safe.
-* `reset()` before every call. Otherwise llama-cpp-python keeps the KV cache of the previous
-  call and re-evaluates only what differs, so an answer could depend on what was asked before
-  it; with a reset every answer is a function of its request alone (and byte-identical across
-  objects and processes), which the call cache relies on.
+* Every answer is a function of its request alone (byte-identical across objects, processes
+  and call orders), which the call cache relies on. Left to itself, llama-cpp-python keeps the
+  KV cache of the previous call and re-evaluates only from the first token that differs, so an
+  answer's arithmetic would depend on what was asked before it (where evaluation batches
+  split). Instead each prompt is evaluated in two fixed parts: its *shared prefix* (the chat
+  template, the system prompt and the instructions: everything before the first line that opens
+  the data, `<article>`, `<parts>`, ...; `shared_prefix_length`), then the rest. The prefix's KV
+  state is kept, and the next call with the same prefix (the other map calls of a document, and
+  of every document) starts from it instead of evaluating it again; a call with another prefix
+  resets and evaluates its own. Cached or not, the same tokens are evaluated in the same two
+  parts, so the answer is the same; `tests/llm/test_local_backend.py` checks it against a
+  plain reset and across call orders. `reuse_prefix=False` is the plain reset before every call.
 * The grammar is built here from `request.json_schema` and passed as `grammar=`, rather than as
   `response_format={"type": "json_object", "schema": ...}`: given a schema its converter rejects,
   llama-cpp-python silently falls back to "any JSON", and a tiny model would then invent its own
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from summarizer.config import auto_threads, available_cores, current_load
 from summarizer.errors import BackendError, BackendUnavailable
 from summarizer.llm import BackendIdentity, Completion, CompletionRequest
 from summarizer.schemas import Usage
@@ -41,8 +50,6 @@ from summarizer.schemas import Usage
 if TYPE_CHECKING:
     from summarizer.llm.catalogue import ResolvedModel
 
-# More threads than this buys nothing on a small model and starves the rest of the machine.
-MAX_DEFAULT_THREADS = 4
 # llama.cpp tokenizers spend more tokens than tiktoken on the same English text (measured on the
 # seed articles: SmolLM2 1.06-1.12x cl100k, Qwen2.5 1.02-1.04x); budgets computed with tiktoken
 # are scaled by this, and `complete` still refuses a prompt that would overflow the context.
@@ -81,12 +88,17 @@ class LocalBackend:
         n_ctx: int = 4096,
         threads: int | None = None,
         seed: int = 0,
+        reuse_prefix: bool = True,
     ) -> None:
         self._model_path = model_path
+        self._reuse_prefix = reuse_prefix
+        # The shared prefix whose KV state the context holds now (module docstring).
+        self._primed: list[int] = []
         self._identity = BackendIdentity(
             name="local", model=model_name, context_window=n_ctx, token_ratio=LOCAL_TOKEN_RATIO
         )
-        self._threads = threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
+        # Unset: the rule settings use (free cores from affinity and load), decided once here.
+        self._threads = threads or auto_threads(available_cores(), current_load())
         self._seed = seed
         self._lock = threading.Lock()
         self._llama: Any = None
@@ -102,6 +114,7 @@ class LocalBackend:
         n_ctx: int = 4096,
         threads: int | None = None,
         seed: int = 0,
+        reuse_prefix: bool = True,
     ) -> LocalBackend:
         """The usual way in: the model is named `name@sha256-prefix`, so caches never mix models."""
         return cls(
@@ -110,6 +123,7 @@ class LocalBackend:
             n_ctx=n_ctx,
             threads=threads,
             seed=seed,
+            reuse_prefix=reuse_prefix,
         )
 
     @property
@@ -141,6 +155,7 @@ class LocalBackend:
                 self._llama.close()
             self._llama = None
             self._formatter = None
+            self._primed = []
 
     def count_prompt_tokens(self, request: CompletionRequest) -> int:
         """Tokens the request's messages take once rendered with the model's chat template."""
@@ -151,7 +166,8 @@ class LocalBackend:
     def complete(self, request: CompletionRequest) -> Completion:
         with self._lock:
             self._ensure_loaded()
-            prompt_tokens = len(self._prompt_tokens(request))
+            tokens = self._prompt_tokens(request)
+            prompt_tokens = len(tokens)
             if prompt_tokens + request.max_tokens > self._identity.context_window:
                 raise BackendError(
                     f"prompt of {prompt_tokens} tokens plus max_tokens {request.max_tokens} "
@@ -160,7 +176,7 @@ class LocalBackend:
                     usage=Usage(),
                 )
             grammar = json_schema_grammar(request.json_schema, name=request.schema_name)
-            return self._generate(request, grammar, prompt_tokens)
+            return self._generate(request, grammar, tokens)
 
     # --- internals (called with the lock held) ---------------------------------------------
 
@@ -218,20 +234,75 @@ class LocalBackend:
         return [{"role": m.role, "content": m.content} for m in request.messages]
 
     def _prompt_tokens(self, request: CompletionRequest) -> list[int]:
+        return self._tokenize_prompt(request)[0]
+
+    def _tokenize_prompt(self, request: CompletionRequest) -> tuple[list[int], str, bool]:
         rendered = self._formatter(messages=self._messages(request))
         # Mirrors llama-cpp-python's chat handler: templates that emit BOS themselves say so.
+        add_bos = not rendered.added_special
         tokens: list[int] = self._llama.tokenize(
-            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+            rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True
         )
-        return tokens
+        return tokens, rendered.prompt, add_bos
 
-    def _generate(self, request: CompletionRequest, grammar: Any, prompt_tokens: int) -> Completion:
+    def shared_prefix_length(self, request: CompletionRequest) -> int:
+        """How many of the request's prompt tokens form its shared prefix (module docstring):
+        the tokens of the rendered prompt up to and including the first line that opens the
+        data, as far as they are also the full prompt's first tokens; 0 when there is none."""
+        with self._lock:
+            self._ensure_loaded()
+            tokens, prompt, add_bos = self._tokenize_prompt(request)
+            return self._shared_prefix(tokens, prompt, add_bos)
+
+    def _shared_prefix(self, tokens: list[int], prompt: str, add_bos: bool) -> int:
+        opening = _DATA_OPENING.search(prompt)
+        if opening is None:
+            return 0
+        head: list[int] = self._llama.tokenize(
+            prompt[: opening.end()].encode("utf-8"), add_bos=add_bos, special=True
+        )
+        shared = 0
+        for ours, full in zip(head, tokens, strict=False):
+            if ours != full:  # a token merging across the boundary stays with the rest
+                break
+            shared += 1
+        # At least one token must follow, so the rest's evaluation yields the logits.
+        return min(shared, len(tokens) - 1)
+
+    def _prime(self, tokens: list[int], shared: int) -> int:
+        """Leave the context holding exactly `tokens[:shared]`, evaluating them only if it does
+        not hold them already; return how many were evaluated."""
+        llama = self._llama
+        # Held already: drop what followed the prefix (false if the cache cannot cut there).
+        if (
+            shared > 0
+            and self._primed == tokens[:shared]
+            and llama._ctx.kv_cache_seq_rm(-1, shared, -1)
+        ):
+            llama.n_tokens = shared
+            return 0
+        llama.reset()
+        self._primed = []
+        if shared == 0:
+            return 0
+        llama.eval(tokens[:shared])
+        self._primed = tokens[:shared]
+        return shared
+
+    def _generate(self, request: CompletionRequest, grammar: Any, tokens: list[int]) -> Completion:
         import llama_cpp
 
         llama = self._llama
-        llama.reset()
+        prompt_tokens = len(tokens)
         llama_cpp.llama_perf_context_reset(llama.ctx)
         started = time.perf_counter()
+        if self._reuse_prefix:
+            rendered = self._formatter(messages=self._messages(request))
+            shared = self._shared_prefix(tokens, rendered.prompt, not rendered.added_special)
+            self._prime(tokens, shared)
+        else:
+            llama.reset()
+            self._primed = []
         try:
             response = llama.create_chat_completion(
                 messages=self._messages(request),
@@ -265,6 +336,11 @@ class LocalBackend:
                 completion_tokens=usage["completion_tokens"],
             ),
         )
+
+
+# The first line of a prompt that opens its data (`<article>`, `<parts>`, `<fact>`...): what
+# comes before it is the same for every call of a template.
+_DATA_OPENING = re.compile(r"^<[a-z_]+>\n", re.MULTILINE)
 
 
 def json_schema_grammar(schema: Mapping[str, Any], *, name: str = "schema") -> Any:

@@ -208,6 +208,49 @@ def test_reset_makes_each_answer_independent_of_the_previous_call(
     assert backend.last_timings.prompt_tokens == repeated.usage.prompt_tokens
 
 
+def article_request(shown: list[Sentence], instruction: str, **kwargs: Any) -> CompletionRequest:
+    """A request shaped like the templates': instructions, then the data after `<article>`."""
+    user = f"{instruction}\n\n<article>\n{render_sentences(shown)}\n</article>\n"
+    return CompletionRequest(
+        messages=(Message(role="system", content=SYSTEM), Message(role="user", content=user)),
+        schema_name="SentenceSelection",
+        json_schema=selection_schema([s.id for s in shown]),
+        max_tokens=kwargs.get("max_tokens", 12),
+    )
+
+
+def test_a_shared_prefix_is_evaluated_once_and_answers_do_not_change(
+    backend: LocalBackend, cache_dir: Path, sentences: list[Sentence]
+) -> None:
+    instruction = "Return the ids of the 2 most important sentences."
+    first, second = (article_request(part, instruction) for part in (sentences[:4], sentences[4:8]))
+    other_prefix = article_request(sentences[:4], "Return the id of the first sentence.")
+    shared = backend.shared_prefix_length(first)
+    assert shared == backend.shared_prefix_length(second) > 10
+
+    plain = LocalBackend.from_resolved(
+        installed_smollm2(cache_dir), n_ctx=N_CTX, threads=2, reuse_prefix=False
+    )
+    try:
+        expected = {id(r): plain.complete(r).text for r in (first, second, other_prefix)}
+    finally:
+        plain.close()
+
+    # After another prefix (evaluated whole), after the same prefix (only the rest), after
+    # itself: the same answers as a reset before every call.
+    evaluated = []
+    for req in (other_prefix, first, second, other_prefix, first):
+        completion = backend.complete(req)
+        assert completion.text == expected[id(req)]
+        assert backend.last_timings is not None
+        evaluated.append(backend.last_timings.prompt_tokens == completion.usage.prompt_tokens)
+    assert evaluated == [True, True, False, True, True]
+    backend.complete(second)
+    timings = backend.last_timings
+    assert timings is not None
+    assert timings.prompt_tokens == backend.count_prompt_tokens(second) - shared
+
+
 @pytest.mark.local_model
 def test_same_answer_in_a_fresh_process(
     selection: Completion, select_request: CompletionRequest, cache_dir: Path
