@@ -16,6 +16,7 @@ from summarizer.llm import BackendIdentity, Completion, CompletionRequest, Messa
 from summarizer.llm.embedder import EmbedderIdentity
 from summarizer.schemas import Usage
 from summarizer.text import content_tokens
+from summarizer.wellformed import cut_short
 
 Responder = Callable[[CompletionRequest], str]
 
@@ -175,7 +176,7 @@ def quoting_answer(request: CompletionRequest) -> str:
     text = "\n".join(message.content for message in request.messages)
     shown = {int(number): sentence for number, sentence in _NUMBERED.findall(text)}
     claims = [
-        {"text": shown.get(i, f"Sentence {i}."), "kind": "fact", "speaker": None,
+        {"text": _as_sentence(shown.get(i, f"Sentence {i}.")), "kind": "fact", "speaker": None,
          "sentence_ids": [i]}
         for i in allowed_ids(request)[:8]
     ]  # fmt: skip
@@ -183,6 +184,11 @@ def quoting_answer(request: CompletionRequest) -> str:
         {"headline": "Digest", "summary": ["The article in short.", "Nothing more."],
          "key_points": ["Point one.", "Point two.", "Point three."], "claims": claims}
     )  # fmt: skip
+
+
+def _as_sentence(text: str) -> str:
+    """A quoted title line ends with a full stop, as a claim the pipeline would not re-ask."""
+    return text if cut_short(text, sentence=True) is None else f"{text.rstrip(' :')}."
 
 
 def answer_quoting_http_request(body: dict[str, Any]) -> str:

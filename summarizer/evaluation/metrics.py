@@ -216,7 +216,7 @@ def wellformedness(result: SummaryResult, source_text: str) -> WellFormedness:
             *(("key point", p, False) for p in summary.key_points),
             *((f"claim {c.id}", c.text, True) for c in result.claims),
         )
-        if cut_short(text, sentence=is_sentence)
+        if cut_short(text, sentence=is_sentence) and not _whole_line(text, source_text)
     ]
     wordings = [normalise(c.text) for c in result.claims]
     duplicates = len(wordings) - len(set(wordings))
@@ -240,6 +240,12 @@ def wellformedness(result: SummaryResult, source_text: str) -> WellFormedness:
         quotes_without_speaker=sum(1 for c in quotes if not c.speaker),
         unsupported_claims=unsupported_claims(result.claims),
     )
+
+
+def _whole_line(text: str, source_text: str) -> bool:
+    """A whole line of the source (a title the extractive tier quotes) is not cut short."""
+    line = text.strip()
+    return bool(line) and f"\n{line}\n" in f"\n{source_text}\n"
 
 
 def unsupported_claims(claims: Sequence[Claim]) -> int | None:
