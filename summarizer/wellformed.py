@@ -59,6 +59,8 @@ def cut_short(text: str, *, sentence: bool) -> str | None:
     stripped = text.strip()
     if not stripped:
         return "is empty"
+    if text[-1].isspace() and not _SENTENCE_END.search(stripped):
+        return "ends in a space"  # where a quotation's `"` was read as the string's end
     if stripped.count("“") > stripped.count("”"):
         return "opens a quotation it never closes"
     if _DANGLING_PUNCTUATION.search(stripped):
