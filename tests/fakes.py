@@ -43,8 +43,8 @@ def plausible_answer(request: CompletionRequest) -> str:
         ]  # fmt: skip
         return json.dumps(
             {"headline": f"Part from {ids[0]}",
-             "summary": [f"Sentences {ids[0]}-{ids[-1]} are summed up.", "That is the part."],
-             "key_points": [f"Point {n} of {ids[0]}." for n in range(1, 4)], "claims": claims}
+             "summary": [f"Sentences {ids[0]}-{ids[-1]}.", "End."],
+             "key_points": [f"P{ids[0]}.", "Q.", "R."], "claims": claims}
         )  # fmt: skip
     if request.schema_name == "SentenceSelection":
         ids = allowed_ids(request)
