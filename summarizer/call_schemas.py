@@ -3,8 +3,21 @@
 A call's schema is its output model's schema narrowed to the call: the sentence ids a claim or a
 selection may cite become an `enum` of the ids the model was shown (so a model cannot cite a
 sentence it never saw), and a selection gets its item counts. Base schemas are serialised once
-per model and copied per call. `sentence_id_field` reads the narrowed field back, for tests and
-tools that answer a request (the scripted fake backend) without knowing the schema's layout.
+per model and copied per call.
+
+What a digest or a merged summary writes is shaped here too, so every backend honours it by
+construction (a llama.cpp grammar built from the schema, an OpenAI strict schema):
+
+* counts: the summary is `SUMMARY_SENTENCES` sentences (a list the program joins), key points
+  `KEY_POINTS`, claims `claim_range(...)` of the chunk (`wellformed.py` holds the numbers);
+* strings: a `pattern` that admits no bare `"` or backslash, and, for summary sentences,
+  key points and claims, an ending like a sentence. Under a grammar a string ends only at a
+  `"`, so a model that meant to open a quotation with `"` used to end the string there and
+  lose the rest ("Kim Jong Un praised Putin as the"); now a `"` cannot occur inside, and the
+  string can close only after a full stop, so the model writes “ or ' and goes on.
+
+`sentence_id_field` reads the narrowed field back, for tests and tools that answer a request
+(the scripted fake backend) without knowing the schema's layout.
 """
 
 from __future__ import annotations
@@ -16,7 +29,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from summarizer.schemas import ChunkDigest, RelationBatch, SentenceSelection
+from summarizer.schemas import ChunkDigest, MergedSummary, RelationBatch, SentenceSelection
+from summarizer.wellformed import KEY_POINTS, MIN_CLAIMS, SUMMARY_SENTENCES
+
+# No quotation mark, backslash or control character: nothing that could end or escape a JSON
+# string. Typographic quotes, apostrophes and any script are fine.
+_CHAR = r'[^"\\\x00-\x1f]'
+TEXT_PATTERN = rf'^{_CHAR}*[^ "\\\x00-\x1f]$'
+SENTENCE_PATTERN = rf"^{_CHAR}*[.!?][”’')]?$"
 
 
 def plain_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -24,11 +44,34 @@ def plain_schema(model: type[BaseModel]) -> dict[str, Any]:
     return result
 
 
-def digest_schema(ids: Sequence[int]) -> dict[str, Any]:
-    """`ChunkDigest` whose claims may cite only `ids`."""
+def digest_schema(ids: Sequence[int], claims: tuple[int, int] = (MIN_CLAIMS, 8)) -> dict[str, Any]:
+    """`ChunkDigest` whose claims may cite only `ids`, `claims` = (least, most) of them."""
     schema = plain_schema(ChunkDigest)
     sentence_id_field(schema)["items"] = {"type": "integer", "enum": list(ids)}
+    _shape_summary(schema)
+    field_schema = schema["properties"]["claims"]
+    field_schema["minItems"], field_schema["maxItems"] = claims
+    claim = schema["$defs"]["CitedClaim"]["properties"]
+    claim["text"]["pattern"] = SENTENCE_PATTERN
+    for option in claim["speaker"]["anyOf"]:
+        if option.get("type") == "string":
+            option["pattern"] = TEXT_PATTERN
     return schema
+
+
+def merge_schema() -> dict[str, Any]:
+    """`MergedSummary` of the same shape as a digest's summary."""
+    schema = plain_schema(MergedSummary)
+    _shape_summary(schema)
+    return schema
+
+
+def _shape_summary(schema: dict[str, Any]) -> None:
+    properties = schema["properties"]
+    properties["headline"]["pattern"] = TEXT_PATTERN
+    for name, (least, most) in (("summary", SUMMARY_SENTENCES), ("key_points", KEY_POINTS)):
+        properties[name]["items"] = {"type": "string", "pattern": SENTENCE_PATTERN}
+        properties[name]["minItems"], properties[name]["maxItems"] = least, most
 
 
 def selection_schema(ids: Sequence[int], count: int) -> dict[str, Any]:

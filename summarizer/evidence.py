@@ -4,6 +4,10 @@ The model never copies text: it cites ids. Here the program looks the ids up, ke
 that exist in the part of the document the model was shown, and takes the evidence verbatim
 from the source, so `evidence == source_text[start:end]` holds by construction. A claim left
 with no valid id is dropped and counted in the result's warnings.
+
+Kinds and speakers come from the wording of the cited sentences when the model gave none: a
+claim that cites a quotation is a quote, and its speaker is read from the attribution
+("“…,” Putin said"), the same reader the extractive tier uses.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ _AFTER_QUOTE = re.compile(
     rf"[”\"]\s*,?\s*(?:(?P<a>{_NAME})\s+(?:{_SPEECH_VERBS})\b|(?:{_SPEECH_VERBS})\s+(?P<b>{_NAME}))"
 )
 _BEFORE_QUOTE = re.compile(rf"(?P<c>{_NAME})\s+(?:{_SPEECH_VERBS})\b[^“\"]{{0,80}}[“\"]")
+# A quoted passage of four words or more.
+_QUOTATION = re.compile(r"[“\"](?:[^“”\"\s]+\s+){3,}[^“”\"]*[”\"]")
 _PRONOUNS = frozenset({"He", "She", "They", "It", "We", "I", "The", "This", "That", "In"})
 
 
@@ -54,14 +60,31 @@ def resolve_claim(claim: CitedClaim, visible: Mapping[int, Sentence]) -> Resolve
         if sid != run[-1] + 1:
             break
         run.append(sid)
+    kind, speaker = attributed(claim, [visible[i].text for i in run])
     return ResolvedClaim(
         text=claim.text.strip(),
-        kind=claim.kind,
-        speaker=(claim.speaker or "").strip() or None,
+        kind=kind,
+        speaker=speaker,
         sentence_ids=tuple(run),
         start=visible[run[0]].start,
         end=visible[run[-1]].end,
     )
+
+
+def attributed(claim: CitedClaim, cited: Sequence[str]) -> tuple[ClaimKind, str | None]:
+    """The claim's kind and speaker, completed from the cited sentences: a `fact` that cites a
+    quotation becomes a `quote`, and a quote with no speaker gets the attributed one. A kind
+    the model chose otherwise (opinion, allegation, prediction) and a speaker it named stay."""
+    kind = claim.kind
+    speaker = (claim.speaker or "").strip() or None
+    quoting = [text for text in cited if _QUOTE_MARKS.search(text)]
+    said_by = next((who for text in quoting if (who := attributed_speaker(text))), None)
+    # Scare quotes ('the so-called “deal”') are no quotation: it takes a speaker or words.
+    if kind == ClaimKind.FACT and (said_by or any(_QUOTATION.search(t) for t in quoting)):
+        kind = ClaimKind.QUOTE
+    if speaker is None and kind == ClaimKind.QUOTE:
+        speaker = said_by
+    return kind, speaker
 
 
 def claim_from_sentence(sentence: Sentence) -> ResolvedClaim:

@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from summarizer.cache import CallCache
-from summarizer.call_schemas import digest_schema, plain_schema
+from summarizer.call_schemas import digest_schema, merge_schema
 from summarizer.chunking import Chunk, Sentence, chunk_sentences, render_sentences, split_sentences
 from summarizer.errors import PlanError
 from summarizer.evidence import (
@@ -59,7 +59,9 @@ from summarizer.selection import (
 )
 from summarizer.sources import Source
 from summarizer.story.compose import headline
+from summarizer.text import word_count
 from summarizer.tokens import TokenCounter
+from summarizer.wellformed import Tidied, claim_range, describe, digest_problems, tidy
 
 Mode = Literal["abstractive", "extractive"]
 T = TypeVar("T", bound=BaseModel)
@@ -304,21 +306,29 @@ class _Run:
     ) -> tuple[Summary, list[ResolvedClaim]]:
         template = self.prompts.get("summarize")
 
-        def digest(chunk: Chunk) -> ChunkDigest:
-            return self._call(
+        def digest(chunk: Chunk) -> Tidied:
+            texts = [s.text for s in chunk.sentences]
+            claims = claim_range(
+                sum(word_count(t) for t in texts), self.options.max_claims, len(texts)
+            )
+            raw = self._call(
                 template,
                 {
                     "sentences": render_sentences(chunk.sentences),
-                    "max_claims": str(self.options.max_claims),
+                    "min_claims": str(claims[0]),
+                    "max_claims": str(claims[1]),
                 },
                 ChunkDigest,
-                digest_schema([s.id for s in chunk.sentences]),
+                digest_schema([s.id for s in chunk.sentences], claims),
+                check=lambda d: describe(digest_problems(d, texts, claims)),
             )
+            return tidy(raw, texts, claims)
 
         digests = self._map(digest, chunks)
         resolved: list[ResolvedClaim] = []
         dropped = 0
         for chunk, digest_ in zip(chunks, digests, strict=True):
+            self.warnings.extend(digest_.warnings)
             visible = {s.id: s for s in chunk.sentences}
             for cited in digest_.claims:
                 claim = resolve_claim(cited, visible)
@@ -336,7 +346,11 @@ class _Run:
         ]
         merged = partials[0] if len(partials) == 1 else self._reduce_summaries(partials)
         return (
-            Summary(headline=merged.headline, text=merged.summary, key_points=merged.key_points),
+            Summary(
+                headline=merged.headline,
+                text=" ".join(s.strip() for s in merged.summary),
+                key_points=merged.key_points,
+            ),
             resolved,
         )
 
@@ -346,14 +360,23 @@ class _Run:
 
         def render(items: Sequence[MergedSummary]) -> str:
             return "\n\n".join(
-                f"[{n}] headline: {p.headline}\nsummary: {p.summary}\n"
+                f"[{n}] headline: {p.headline}\nsummary: {' '.join(p.summary)}\n"
                 f"key points: {'; '.join(p.key_points)}"
                 for n, p in enumerate(items, start=1)
             )
 
         def merge(group: Sequence[MergedSummary]) -> MergedSummary:
-            return self._call(
-                template, {"partials": render(group)}, MergedSummary, plain_schema(MergedSummary)
+            raw = self._call(
+                template,
+                {"partials": render(group)},
+                MergedSummary,
+                merge_schema(),
+                check=lambda m: describe(digest_problems(m)),
+            )
+            tidied = tidy(raw)
+            self.warnings.extend(tidied.warnings)
+            return MergedSummary(
+                headline=tidied.headline, summary=tidied.summary, key_points=tidied.key_points
             )
 
         return _reduce_levels(partials, lambda group: self._fits(render(group), budget), merge)[0]
@@ -421,6 +444,8 @@ class _Run:
         values: dict[str, str],
         output_type: type[T],
         schema: dict[str, Any],
+        *,
+        check: Callable[[T], str | None] | None = None,
     ) -> T:
         self.used_templates.setdefault(template.name, template)
         request = CompletionRequest(
@@ -437,6 +462,7 @@ class _Run:
             self.meter,
             prompt_sha256=template.sha256,
             warn=self.warnings.append,
+            check=check,
         )
 
 

@@ -64,11 +64,17 @@ class CitedClaim(Strict):
 
 
 class ChunkDigest(Strict):
-    """Abstractive output for one chunk (or a whole short article)."""
+    """Abstractive output for one chunk (or a whole short article).
+
+    The summary is a list of sentences that the program joins, so its length is a count the
+    schema can bound. The limits here are loose on purpose: each call's schema narrows them
+    (`call_schemas.py`), and what breaks the narrower shape is re-asked and then tidied with a
+    warning (`wellformed.py`) rather than failing the whole article.
+    """
 
     headline: str
-    summary: str
-    key_points: list[str] = Field(min_length=1, max_length=6)
+    summary: list[str] = Field(min_length=1, max_length=8)
+    key_points: list[str] = Field(min_length=1, max_length=8)
     claims: list[CitedClaim] = Field(min_length=1, max_length=12)
 
 
@@ -82,7 +88,7 @@ class MergedSummary(Strict):
     """Reduce output: one summary made from several partial summaries."""
 
     headline: str
-    summary: str
+    summary: list[str] = Field(min_length=1, max_length=8)
     key_points: list[str] = Field(min_length=1, max_length=8)
 
 

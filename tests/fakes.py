@@ -16,6 +16,7 @@ from summarizer.llm import BackendIdentity, Completion, CompletionRequest, Messa
 from summarizer.llm.embedder import EmbedderIdentity
 from summarizer.schemas import Usage
 from summarizer.text import content_tokens
+from summarizer.wellformed import cut_short
 
 Responder = Callable[[CompletionRequest], str]
 
@@ -25,18 +26,25 @@ def allowed_ids(request: CompletionRequest) -> list[int]:
     return list(sentence_id_field(request.json_schema)["items"]["enum"])
 
 
+def least_claims(request: CompletionRequest) -> int:
+    """The fewest claims a digest request's schema allows."""
+    return int(request.json_schema["properties"]["claims"].get("minItems", 1))
+
+
 def plausible_answer(request: CompletionRequest) -> str:
     """A valid answer of the requested shape, citing real ids, derived from the request alone."""
     if request.schema_name == "ChunkDigest":
         ids = allowed_ids(request)
+        cited = [ids[n % len(ids)] for n in range(max(3, least_claims(request)))]
         claims = [
-            {"text": f"Claim about sentence {i}.", "kind": "fact", "speaker": None,
+            {"text": f"Claim {n} about sentence {i}.", "kind": "fact", "speaker": None,
              "sentence_ids": [i]}
-            for i in ids[:3]
+            for n, i in enumerate(cited, start=1)
         ]  # fmt: skip
         return json.dumps(
-            {"headline": f"Part from {ids[0]}", "summary": f"Sentences {ids[0]}-{ids[-1]}.",
-             "key_points": [f"point {ids[0]}"], "claims": claims}
+            {"headline": f"Part from {ids[0]}",
+             "summary": [f"Sentences {ids[0]}-{ids[-1]}.", "End."],
+             "key_points": [f"P{ids[0]}.", "Q.", "R."], "claims": claims}
         )  # fmt: skip
     if request.schema_name == "SentenceSelection":
         ids = allowed_ids(request)
@@ -44,8 +52,9 @@ def plausible_answer(request: CompletionRequest) -> str:
         return json.dumps({"sentence_ids": ids[:count]})
     if request.schema_name == "MergedSummary":
         return json.dumps(
-            {"headline": "Merged", "summary": "A merged summary.", "key_points": ["merged"]}
-        )
+            {"headline": "Merged", "summary": ["A merged summary.", "It has two sentences."],
+             "key_points": ["Merged one.", "Merged two.", "Merged three."]}
+        )  # fmt: skip
     if request.schema_name == "RelationBatch":
         # Every statement of every group shown is "same"; without the prompt (no messages),
         # every article the schema allows.
@@ -167,14 +176,19 @@ def quoting_answer(request: CompletionRequest) -> str:
     text = "\n".join(message.content for message in request.messages)
     shown = {int(number): sentence for number, sentence in _NUMBERED.findall(text)}
     claims = [
-        {"text": shown.get(i, f"Sentence {i}."), "kind": "fact", "speaker": None,
+        {"text": _as_sentence(shown.get(i, f"Sentence {i}.")), "kind": "fact", "speaker": None,
          "sentence_ids": [i]}
         for i in allowed_ids(request)[:8]
     ]  # fmt: skip
     return json.dumps(
-        {"headline": "Digest", "summary": "The article in short.", "key_points": ["point"],
-         "claims": claims}
+        {"headline": "Digest", "summary": ["The article in short.", "Nothing more."],
+         "key_points": ["Point one.", "Point two.", "Point three."], "claims": claims}
     )  # fmt: skip
+
+
+def _as_sentence(text: str) -> str:
+    """A quoted title line ends with a full stop, as a claim the pipeline would not re-ask."""
+    return text if cut_short(text, sentence=True) is None else f"{text.rstrip(' :')}."
 
 
 def answer_quoting_http_request(body: dict[str, Any]) -> str:

@@ -120,7 +120,7 @@ def test_partials_too_large_to_merge_fail_clearly() -> None:
 
         answer = json.loads(plausible_answer(request))
         if request.schema_name == "ChunkDigest":
-            answer["summary"] = "word " * 400
+            answer["summary"] = ["word " * 200 + "end.", "word " * 200 + "end."]
         return json.dumps(answer)
 
     with pytest.raises(PlanError, match="too long to merge"):
@@ -191,14 +191,14 @@ def test_claims_citing_unknown_sentences_are_dropped_with_a_warning() -> None:
     source = source_from_text("One sentence here. And another one.", path="a")
     backend = ScriptedBackend()
     backend.enqueue(json.dumps({
-        "headline": "h", "summary": "s", "key_points": ["k"],
+        "headline": "h", "summary": ["S one.", "S two."], "key_points": ["K1.", "K2.", "K3."],
         "claims": [
-            {"text": "real", "kind": "fact", "speaker": None, "sentence_ids": [2]},
-            {"text": "invented", "kind": "fact", "speaker": None, "sentence_ids": [99]},
+            {"text": "Real.", "kind": "fact", "speaker": None, "sentence_ids": [2]},
+            {"text": "Invented.", "kind": "fact", "speaker": None, "sentence_ids": [99]},
         ],
     }))  # fmt: skip
     result = summarize(source, backend, options())
-    assert [c.text for c in result.claims] == ["real"]
+    assert [c.text for c in result.claims] == ["Real."]
     assert result.claims[0].evidence == "And another one."
     assert any("dropped 1 claim" in w for w in result.warnings)
 

@@ -68,7 +68,7 @@ def eval_command(
         return
     from summarizer.evaluation.dataset import load_model
     from summarizer.evaluation.matchers import build_matcher
-    from summarizer.evaluation.runner import story_summary_lines
+    from summarizer.evaluation.runner import story_summary_lines, wellformed_summary_line
     from summarizer.evaluation.session import evaluate
     from summarizer.paths import runs_dir
     from summarizer.schemas import SummaryResult
@@ -107,6 +107,7 @@ def eval_command(
         if service is not None:
             service.close()
     typer.echo(_table(outcome.report))
+    typer.echo(wellformed_summary_line(outcome.report.aggregate))
     if outcome.report.story is not None:
         typer.echo("\n".join(story_summary_lines(outcome.report.story)))
     elif summaries is not None:
@@ -207,21 +208,33 @@ def checkout_evals(option: str, *, root: Path | None = None) -> Path:
 
 
 def _table(report: EvalReport) -> str:
-    lines = ["article | core recall | all recall | claims | supported | unsupported specifics"]
+    lines = [
+        "article | core recall | all recall | claims | supported | unsupported specifics "
+        "| truncated | duplicates | claims/100w | sentences | copied | quotes w/o speaker"
+    ]
     for row in report.articles:
         if row.metrics is None:
             lines.append(f"{row.article_id} | failed: {row.error}")
             continue
         m = row.metrics
+        w = m.wellformed
+        shape = (
+            f" | {w.truncated_strings} | {w.duplicate_claims} | {w.claims_per_100_words} | "
+            f"{w.summary_sentences} | {_pct(w.verbatim_copy_rate)} | {w.quotes_without_speaker}"
+            if w is not None
+            else ""
+        )
         lines.append(
             f"{row.article_id} | {_pct(m.fact_recall.core)} | {_pct(m.fact_recall.all)} | "
             f"{m.claim_support.claims} | {_pct(m.claim_support.supported_share)} | "
-            f"{len(m.unsupported_specifics)}"
+            f"{len(m.unsupported_specifics)}{shape}"
         )
     a = report.aggregate
     lines.append(
         f"ALL | {_pct(a.fact_recall_core)} | {_pct(a.fact_recall_all)} | {a.claims} | "
-        f"{_pct(a.claims_supported_share)} | {a.unsupported_specifics}"
+        f"{_pct(a.claims_supported_share)} | {a.unsupported_specifics} | {a.truncated_strings} "
+        f"| {a.duplicate_claims} | {a.claims_per_100_words} | {a.mean_summary_sentences} "
+        f"| {_pct(a.verbatim_copy_rate)} | {a.quotes_without_speaker}"
     )
     return "\n".join(lines)
 

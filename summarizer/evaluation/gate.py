@@ -45,6 +45,17 @@ GATED_METRICS: dict[str, tuple[bool, float]] = {
     "claims_supported_share": (True, 0.05),
     "unsupported_specifics": (False, 0.0),
     "failed_articles": (False, 0.0),
+    # Well-formedness: nothing cut, repeated or left unattributed may appear that did not
+    # before; the claim rate may dip a little, the verbatim-copy rate rise a little.
+    "truncated_strings": (False, 0.0),
+    "duplicate_claims": (False, 0.0),
+    "whole_summary_claims": (False, 0.0),
+    "summaries_out_of_range": (False, 0.0),
+    "quotes_without_speaker": (False, 0.0),
+    "fewest_claims": (True, 0.0),
+    "claims_per_100_words": (True, 0.1),
+    "verbatim_copy_rate": (False, 0.05),
+    "unsupported_claims": (False, 0.0),  # None (ungated) until claims carry a support verdict
 }
 # The story's figures (StoryMetrics.figures). Counts of groups, disagreements and acceptance
 # checks may not fall; precision may give a little when recall rises (more pairs predicted).

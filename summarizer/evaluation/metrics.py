@@ -15,6 +15,11 @@
 * **Length**: words and characters of the summary text; `compression_ratio` is source words per
   summary word (higher = shorter summary).
 * **Usage**: calls, cached calls, tokens from the result; wall time measured by the caller.
+* **Well-formedness** (`wellformed.py` holds the checks and the requested ranges): strings cut
+  off mid-clause, duplicate claims, claims per 100 source words, summary sentences and words
+  against the requested range, the verbatim-copy rate (share of summary and claim words in runs
+  of 8+ words copied from the source), quote claims without a speaker, and unsupported claims
+  (`unsupported_claims`: a hook that stays None until claims carry a support verdict).
 """
 
 from __future__ import annotations
@@ -25,8 +30,15 @@ from pydantic import BaseModel, ConfigDict
 
 from summarizer.evaluation.dataset import Fact
 from summarizer.evaluation.matchers.base import FactMatcher
-from summarizer.schemas import Claim, SummaryResult, Usage
+from summarizer.schemas import Claim, ClaimKind, SummaryResult, SupportVerdict, Usage
 from summarizer.text import Token, split_sentences, tokens, word_count
+from summarizer.wellformed import (
+    SUMMARY_SENTENCES,
+    copied_share,
+    cut_short,
+    is_whole_summary,
+    normalise,
+)
 
 
 class _Strict(BaseModel):
@@ -70,6 +82,23 @@ class UsageStats(Usage):
     wall_time_s: float
 
 
+class WellFormedness(_Strict):
+    """What a reader would find broken or padded; `truncated` names each cut string."""
+
+    truncated_strings: int
+    truncated: list[str]
+    duplicate_claims: int
+    whole_summary_claims: int
+    claims_per_100_words: float | None
+    summary_sentences: int
+    summary_in_range: bool
+    verbatim_copy_rate: float | None
+    quote_claims: int
+    quotes_without_speaker: int
+    # None until claims carry the support checker's verdict (issue 10, the `support` field).
+    unsupported_claims: int | None = None
+
+
 class ArticleMetrics(_Strict):
     article_id: str
     fact_recall: FactRecall
@@ -77,6 +106,7 @@ class ArticleMetrics(_Strict):
     unsupported_specifics: list[str]
     length: LengthStats
     usage: UsageStats
+    wellformed: WellFormedness | None = None  # None in reports from before it was measured
 
 
 def matched_text(result: SummaryResult) -> str:
@@ -175,6 +205,61 @@ def length_stats(result: SummaryResult, source_text: str) -> LengthStats:
     )
 
 
+def wellformedness(result: SummaryResult, source_text: str) -> WellFormedness:
+    summary = result.summary
+    sentences = split_sentences(summary.text)
+    cut = [
+        f"{where}: {text}"
+        for where, text, is_sentence in (
+            ("headline", summary.headline, False),
+            *(("summary", s, True) for s in sentences),
+            *(("key point", p, False) for p in summary.key_points),
+            *((f"claim {c.id}", c.text, True) for c in result.claims),
+        )
+        if cut_short(text, sentence=is_sentence) and not _whole_line(text, source_text)
+    ]
+    wordings = [normalise(c.text) for c in result.claims]
+    duplicates = len(wordings) - len(set(wordings))
+    source_words = word_count(source_text)
+    quotes = [c for c in result.claims if c.kind == ClaimKind.QUOTE]
+    least, most = SUMMARY_SENTENCES
+    return WellFormedness(
+        truncated_strings=len(cut),
+        truncated=cut,
+        duplicate_claims=duplicates,
+        whole_summary_claims=sum(is_whole_summary(c.text, summary.text) for c in result.claims),
+        claims_per_100_words=(
+            round(100 * len(result.claims) / source_words, 3) if source_words else None
+        ),
+        summary_sentences=len(sentences),
+        summary_in_range=least <= len(sentences) <= most,
+        verbatim_copy_rate=_round(
+            copied_share([summary.text, *(c.text for c in result.claims)], source_text)
+        ),
+        quote_claims=len(quotes),
+        quotes_without_speaker=sum(1 for c in quotes if not c.speaker),
+        unsupported_claims=unsupported_claims(result.claims),
+    )
+
+
+def _whole_line(text: str, source_text: str) -> bool:
+    """A whole line of the source (a title the extractive tier quotes) is not cut short."""
+    line = text.strip()
+    return bool(line) and f"\n{line}\n" in f"\n{source_text}\n"
+
+
+def unsupported_claims(claims: Sequence[Claim]) -> int | None:
+    """Claims the support checker found unsupported; None when no claim was checked at all
+    (`--check-claims off`), so an unchecked run is not read as a clean one."""
+    if claims and all(claim.support.verdict == SupportVerdict.UNCHECKED for claim in claims):
+        return None
+    return sum(claim.support.verdict == SupportVerdict.UNSUPPORTED for claim in claims)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def usage_stats(result: SummaryResult, wall_time_s: float) -> UsageStats:
     return UsageStats(**result.usage.model_dump(), wall_time_s=round(wall_time_s, 3))
 
@@ -199,4 +284,5 @@ def article_metrics(
         ),
         length=length_stats(result, source_text),
         usage=usage_stats(result, wall_time_s),
+        wellformed=wellformedness(result, source_text),
     )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,6 +38,7 @@ from summarizer.evaluation.metrics import ArticleMetrics, UsageStats, article_me
 from summarizer.evaluation.story_metrics import StoryMetrics, story_metrics
 from summarizer.schemas import ModelRef, PromptRef, SummaryResult, Usage
 from summarizer.story.result import StoryResult
+from summarizer.wellformed import SUMMARY_SENTENCES
 
 SummarizeFn = Callable[[Path], SummaryResult]
 # (article path, its result) for each story article that ran, in the story's order.
@@ -76,6 +77,18 @@ class Aggregate(UsageStats):
     unsupported_specifics: int
     mean_summary_words: float
     mean_compression_ratio: float | None
+    # Well-formedness (metrics.WellFormedness), summed or averaged over the articles that ran;
+    # defaults keep run-log lines from before it was measured readable.
+    truncated_strings: int = 0
+    duplicate_claims: int = 0
+    whole_summary_claims: int = 0
+    claims_per_100_words: float | None = None
+    fewest_claims: int | None = None
+    summaries_out_of_range: int = 0
+    mean_summary_sentences: float | None = None
+    verbatim_copy_rate: float | None = None
+    quotes_without_speaker: int = 0
+    unsupported_claims: int | None = None
 
 
 class StoryReport(_Strict):
@@ -244,9 +257,36 @@ def aggregate(rows: list[ArticleReport], suite: LabelledSuite) -> Aggregate:
         if done
         else 0.0,
         mean_compression_ratio=round(sum(ratios) / len(ratios), 3) if ratios else None,
+        **_wellformed_aggregate(done),
         **sum((m.usage for m in done), Usage()).model_dump(),
         wall_time_s=round(sum(m.usage.wall_time_s for m in done), 3),
     )
+
+
+def _wellformed_aggregate(done: Sequence[ArticleMetrics]) -> dict[str, Any]:
+    """Counts are sums; claims per 100 words is over all source words (a micro-average); the
+    copy rate is the mean of the articles' rates."""
+    shapes = [m.wellformed for m in done if m.wellformed is not None]
+    if not shapes:
+        return {}
+    source_words = sum(m.length.source_words for m in done if m.wellformed is not None)
+    claims = sum(m.length.claims for m in done if m.wellformed is not None)
+    rates = [w.verbatim_copy_rate for w in shapes if w.verbatim_copy_rate is not None]
+    unsupported = [w.unsupported_claims for w in shapes]
+    return {
+        "truncated_strings": sum(w.truncated_strings for w in shapes),
+        "duplicate_claims": sum(w.duplicate_claims for w in shapes),
+        "whole_summary_claims": sum(w.whole_summary_claims for w in shapes),
+        "claims_per_100_words": round(100 * claims / source_words, 3) if source_words else None,
+        "fewest_claims": min(m.length.claims for m in done if m.wellformed is not None),
+        "summaries_out_of_range": sum(not w.summary_in_range for w in shapes),
+        "mean_summary_sentences": round(sum(w.summary_sentences for w in shapes) / len(shapes), 2),
+        "verbatim_copy_rate": round(sum(rates) / len(rates), 4) if rates else None,
+        "quotes_without_speaker": sum(w.quotes_without_speaker for w in shapes),
+        "unsupported_claims": (
+            None if any(u is None for u in unsupported) else sum(u or 0 for u in unsupported)
+        ),
+    }
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -311,6 +351,7 @@ def render_markdown(report: EvalReport) -> str:
         f"{a.prompt_tokens} in, {a.completion_tokens} out; wall time {a.wall_time_s:.1f} s",
         f"- articles: {a.articles} ({a.failed_articles} failed)",
         "",
+        *render_wellformed_markdown(report),
         "## Facts missed",
         "",
     ]
@@ -329,6 +370,49 @@ def render_markdown(report: EvalReport) -> str:
     if report.story is not None:
         lines += ["", *render_story_markdown(report.story)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def wellformed_summary_line(a: Aggregate) -> str:
+    """The suite's well-formedness in one line (the CLI prints it under the recall table)."""
+    least, most = SUMMARY_SENTENCES
+    unsupported = "n/a" if a.unsupported_claims is None else str(a.unsupported_claims)
+    return (
+        f"well-formed: {a.truncated_strings} truncated strings, {a.duplicate_claims} duplicate "
+        f"and {a.whole_summary_claims} whole-summary claims, "
+        f"{a.claims_per_100_words if a.claims_per_100_words is not None else 'n/a'} claims per "
+        f"100 words (fewest {a.fewest_claims if a.fewest_claims is not None else 'n/a'}), "
+        f"{a.summaries_out_of_range} summaries outside {least}-{most} sentences "
+        f"(mean {a.mean_summary_sentences if a.mean_summary_sentences is not None else 'n/a'}), "
+        f"verbatim copy {_pct(a.verbatim_copy_rate)}, "
+        f"{a.quotes_without_speaker} quotes without speaker, {unsupported} unsupported claims"
+    )
+
+
+def render_wellformed_markdown(report: EvalReport) -> list[str]:
+    lines = [
+        "## Well-formedness",
+        "",
+        f"- {wellformed_summary_line(report.aggregate)}",
+        "",
+        "| article | truncated | duplicate claims | whole-summary claims | claims per 100 words "
+        "| summary sentences | verbatim copy | quotes without speaker |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report.articles:
+        w = row.metrics.wellformed if row.metrics is not None else None
+        if w is None:
+            continue
+        lines.append(
+            f"| {row.article_id} | {w.truncated_strings} | {w.duplicate_claims} "
+            f"| {w.whole_summary_claims} | {w.claims_per_100_words} "
+            f"| {w.summary_sentences}{'' if w.summary_in_range else ' (out of range)'} "
+            f"| {_pct(w.verbatim_copy_rate)} | {w.quotes_without_speaker} of {w.quote_claims} |"
+        )
+    cut = [(row.article_id, t) for row in report.articles if row.metrics and row.metrics.wellformed
+           for t in row.metrics.wellformed.truncated]  # fmt: skip
+    if cut:
+        lines += ["", *(f"- cut short in {article}: {text}" for article, text in cut)]
+    return [*lines, ""]
 
 
 def story_summary_lines(story: StoryReport) -> list[str]:

@@ -13,7 +13,11 @@ a model. In order:
    * an answer cut off at its token limit is asked again once with twice the budget when that
      still fits the context window, else `OutputTruncated`;
    * output that does not parse or validate is re-asked with the validation error, up to
-     `max_reasks` times, else `StructuredOutputError`.
+     `max_reasks` times, else `StructuredOutputError`;
+   * valid output that the caller's `check` finds flawed (a sentence cut short, a claim
+     repeated) is re-asked once with the problem. The answer to that re-ask is returned if it
+     is valid, else the flawed output: the caller tidies what is still wrong, since a flaw
+     is not worth failing a call over.
 3. **Store** the validated output in the cache.
 
 Usage: every attempt, successful or not, adds its usage to the caller's `UsageMeter` the moment
@@ -137,9 +141,12 @@ class CallLayer:
         *,
         prompt_sha256: str,
         warn: Callable[[str], None] = lambda _: None,
+        check: Callable[[T], str | None] | None = None,
     ) -> T:
+        """`check(output)` says what is wrong with a valid output, or None (see the module
+        docstring); it runs on fresh answers only, since a cached one was checked before."""
         if self.cache is None:
-            return self._answer(request, output_type, meter, warn)
+            return self._answer(request, output_type, meter, warn, check)
         identity = self.backend.identity
         # Only a cached call needs the key (hashing the whole request is not free).
         key = cache_key(
@@ -160,7 +167,7 @@ class CallLayer:
                     else:
                         meter.add(Usage(cached_calls=1))
                         return output
-            output = self._answer(request, output_type, meter, warn)
+            output = self._answer(request, output_type, meter, warn, check)
             self.cache.set(key, {"output": output.model_dump(mode="json")})
             return output
 
@@ -172,14 +179,16 @@ class CallLayer:
         output_type: type[T],
         meter: UsageMeter,
         warn: Callable[[str], None],
+        check: Callable[[T], str | None] | None = None,
     ) -> T:
-        """Re-ask on invalid output; double the budget once on a cut-off answer."""
+        """Re-ask on invalid or flawed output; double the budget once on a cut-off answer."""
         current = request
         problem = ""
         last_text: str | None = None
         attempts = 0
         reasks = 0
         doubled = False
+        flawed: T | None = None  # a valid answer that `check` faulted, kept as the fallback
         while True:
             completion = self._complete(current, meter)
             attempts += 1
@@ -187,6 +196,8 @@ class CallLayer:
             if completion.finish_reason == "length":
                 bigger = None if doubled else self._bigger_budget(current)
                 if bigger is None:
+                    if flawed is not None:
+                        return flawed
                     # A cut-off answer is never repaired by guessing.
                     raise OutputTruncated(
                         f"output hit the {current.max_tokens}-token limit",
@@ -198,10 +209,19 @@ class CallLayer:
                 doubled = True
                 continue
             try:
-                return output_type.model_validate(json.loads(completion.text))
+                output = output_type.model_validate(json.loads(completion.text))
             except (json.JSONDecodeError, ValidationError) as error:
                 problem = _describe(error)
+            else:
+                if flawed is not None or check is None:
+                    return output
+                flaw = check(output)
+                if flaw is None:
+                    return output
+                flawed, problem = output, flaw
             if reasks == self.max_reasks:
+                if flawed is not None:
+                    return flawed
                 break
             reasks += 1
             current = current.model_copy(

@@ -58,7 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-test-0123456789abcdefSECRET"
 DIGEST = ChunkDigest(
     headline="Council approves the budget",
-    summary="The council voted 7-2 to approve next year's budget.",
+    summary=["The council voted 7-2 to approve next year's budget."],
     key_points=["The budget passed 7-2."],
     claims=[
         CitedClaim(
