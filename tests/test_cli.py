@@ -45,6 +45,21 @@ def test_missing_key_for_openai_is_a_usage_error(seed_path: Path) -> None:
     assert_one_line_error(result, "OPENAI_API_KEY", code=2)
 
 
+@pytest.mark.parametrize(
+    ("mode", "says_no_call"), [("auto", True), ("extractive", True), ("abstractive", False)]
+)
+def test_the_offline_default_says_when_no_model_writes_the_summary(
+    seed_path: Path, mode: str, says_no_call: bool
+) -> None:
+    """With no key and no base URL the CLI notes the embedded model; on its extractive tier the
+    program picks the sentences, and the note must not claim the model made the summary."""
+    result = run_summarizer("summarize", str(seed_path), "--dry-run", "--mode", mode)
+    assert result.returncode == 0, result.stderr
+    note = next(line for line in result.stderr.splitlines() if line.startswith("note:"))
+    assert "smollm2-135m" in note
+    assert ("no model call" in note) is says_no_call
+
+
 @pytest.mark.slow  # waits out a refused connection and its retry
 def test_unreachable_endpoint(seed_path: Path) -> None:
     result = run_summarizer(

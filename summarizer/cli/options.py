@@ -142,8 +142,18 @@ def settings_from(params: Mapping[str, Any]) -> Settings:
 
 def notice_default_backend(settings: Settings) -> None:
     if settings.backend is None and settings.resolved_backend() == "local":
+        from summarizer.llm.catalogue import catalogue_entry
+
+        model = settings.resolved_model()
+        entry = catalogue_entry(model)
+        extractive = settings.mode == "extractive" or (
+            settings.mode == "auto" and entry is not None and entry.default_mode == "extractive"
+        )
+        # The extractive tier chooses whole sentences itself (the tiny model only ever picked
+        # the lead; docs/evaluation.md), so saying "using the model" would overstate it.
+        how = " (extractive: the program picks the sentences, no model call)" if extractive else ""
         typer.echo(
             "note: no OPENAI_API_KEY or OPENAI_BASE_URL configured; using the embedded offline "
-            f"model {settings.resolved_model()}",
+            f"model {model}{how}",
             err=True,
         )
