@@ -163,6 +163,7 @@ class _Measure:
         self._digit_groups: dict[str, int] = {}
         self._tails: dict[str, int] = {}
         self._short: dict[str, int] = {}
+        self._spaced: dict[str, int] = {}
         self._brackets = counter.count("[") + counter.count("]")
 
     def cost(self, text: str) -> int:
@@ -172,6 +173,14 @@ class _Measure:
         if text not in self._short:  # many tiny lines repeat ("-", "Advertisement", "1.")
             self._short[text] = self._cost(text)
         return self._short[text]
+
+    def spaced(self, word: str) -> int:
+        """Tokens of " " + word, for a word without delimiter tags (remembered when short)."""
+        if len(word) > _MEMO_CHARS:
+            return self.counter.count(" " + word)
+        if word not in self._spaced:  # first words repeat ("The", "“I", "But")
+            self._spaced[word] = self.counter.count(" " + word)
+        return self._spaced[word]
 
     def _cost(self, text: str) -> int:
         return self.widest_id + self.counter.count(" " + neutralise_delimiters(text))
@@ -283,6 +292,99 @@ def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[S
                 )
             )
     return sentences
+
+
+def split_counted(text: str, counter: TokenCounter, max_tokens: int) -> tuple[list[Sentence], int]:
+    """`split_sentences` and the token count of the whole text, from one encode of the text.
+
+    A sentence's count is read off the whole text's tokens where its pieces are certain to be
+    the ones it has when counted alone (`_read_cost`), so a caller that needs the whole count
+    too (a plan) encodes each character about once instead of twice; elsewhere it is counted
+    alone, as `split_sentences` does. The counts are the same either way.
+    """
+    ends = counter.token_ends(text)
+    offsets = _ByteOffsets(text)
+    measure = _Measure(counter)
+    encoding = counter.encoding_name
+    sentences: list[Sentence] = []
+    for start, end, paragraph, content in _spans(text):
+        if end - start <= _SHORT_SENTENCE:
+            read = _read_cost(text, start, end, content, ends, offsets, measure)
+            tokens = measure.cost(content) if read is None else read
+            if tokens <= max_tokens:
+                sentences.append(
+                    Sentence(len(sentences) + 1, start, end, content, paragraph, tokens, encoding)
+                )
+                continue
+        for piece_start, piece_end, tokens in _cut_words(text, start, end, measure, max_tokens):
+            piece = text[piece_start:piece_end]
+            sentences.append(
+                Sentence(
+                    len(sentences) + 1, piece_start, piece_end, piece, paragraph, tokens, encoding
+                )
+            )
+    return sentences, len(ends)
+
+
+class _ByteOffsets:
+    """UTF-8 byte offsets of character positions, asked for in increasing order."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ascii = text.isascii()
+        self._char = self._byte = 0
+
+    def at(self, position: int) -> int:
+        if self.ascii:
+            return position
+        self._byte += len(self.text[self._char : position].encode("utf-8", "surrogatepass"))
+        self._char = position
+        return self._byte
+
+
+def _read_cost(
+    text: str,
+    start: int,
+    end: int,
+    content: str,
+    ends: list[int],
+    offsets: _ByteOffsets,
+    measure: _Measure,
+) -> int | None:
+    """`measure.cost(content)` read off the whole text's token ends, or None where unsure.
+
+    tiktoken cuts text into pieces by a regex that looks only forward, and encodes each piece
+    alone, so a piece boundary in both strings splits a count in two. Boundaries are certain
+    before a space that follows a non-space. " " + content is read off the whole text from the
+    space before the sentence, or (after a line break) from the space after its first word,
+    whose " word" is counted alone; and up to its end when what follows cannot join its last
+    piece (a space or tab; a line break after a letter or digit; the end of the text), else up
+    to the space before its last word, whose " word." is counted alone. Short words repeat and
+    are memoised. Token ends falling exactly on both cuts are checked as well.
+    """
+    if "<" in content:  # shown text may differ from the source (`neutralise_delimiters`)
+        return None
+    if start and text[start - 1] == " ":
+        cut, counted = start - 1, 0
+    else:  # after a line break: count the first word alone
+        space = content.find(" ")
+        if space < 1 or content[space - 1].isspace():
+            return None
+        cut, counted = start + space, measure.spaced(content[:space])
+    after = text[end] if end < len(text) else " "
+    if after in " \t" or (after == "\n" and content[-1].isalnum()):
+        cut_end = end
+    else:  # "." before a line break is one piece with it: count the last word alone
+        space = content.rfind(" ")
+        if start + space <= cut or content[space - 1].isspace():
+            return None
+        cut_end = start + space
+        counted += measure.spaced(content[space + 1 :])
+    first, last = offsets.at(cut), offsets.at(cut_end)
+    low, high = bisect_right(ends, first), bisect_right(ends, last)
+    if high == 0 or ends[high - 1] != last or (first and (low == 0 or ends[low - 1] != first)):
+        return None
+    return measure.widest_id + counted + high - low
 
 
 def _cut_words(

@@ -30,7 +30,14 @@ from pydantic import BaseModel
 
 from summarizer.cache import CallCache
 from summarizer.call_schemas import digest_schema, merge_schema
-from summarizer.chunking import Chunk, Sentence, chunk_sentences, render_sentences, split_sentences
+from summarizer.chunking import (
+    Chunk,
+    Sentence,
+    chunk_sentences,
+    render_sentences,
+    split_counted,
+    split_sentences,
+)
 from summarizer.errors import PlanError
 from summarizer.evidence import (
     ResolvedClaim,
@@ -155,12 +162,16 @@ def _split(
     options: PipelineOptions,
     identity: BackendIdentity,
     counter: TokenCounter,
-) -> tuple[int, int, list[Sentence], list[Chunk]]:
-    """The one split that both the plan and the run use: overhead, budget, sentences, chunks."""
+) -> tuple[int, int, list[Sentence], list[Chunk], int]:
+    """The one split that both the plan and the run use.
+
+    Returns overhead, budget, sentences, chunks and the whole text's token count, which comes
+    from the same encode as the sentences' counts (`split_counted`) rather than a second one.
+    """
     overhead, budget = _template_budget(template, options, identity, counter)
-    sentences = split_sentences(text, counter, budget)
+    sentences, source_tokens = split_counted(text, counter, budget)
     chunks = chunk_sentences(sentences, counter, budget, options.chunk_overlap)
-    return overhead, budget, sentences, chunks
+    return overhead, budget, sentences, chunks, source_tokens
 
 
 def plan(
@@ -173,13 +184,15 @@ def plan(
     library = prompts or PromptLibrary()
     counter = TokenCounter.for_model(identity.model)
     template = library.get(_map_template_name(options.mode))
-    overhead, budget, sentences, chunks = _split(source.text, template, options, identity, counter)
+    overhead, budget, sentences, chunks, source_tokens = _split(
+        source.text, template, options, identity, counter
+    )
     map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
     # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
     if options.mode == "extractive":  # the program chooses the sentences: no call at all
         return Plan(
             mode=options.mode,
-            source_tokens=counter.count(source.text),
+            source_tokens=source_tokens,
             sentences=len(sentences),
             chunks=len(chunks),
             chunk_budget=budget,
@@ -197,7 +210,7 @@ def plan(
     completion = (len(chunks) + reduce_calls) * min(options.max_output_tokens, 400)
     return Plan(
         mode=options.mode,
-        source_tokens=counter.count(source.text),
+        source_tokens=source_tokens,
         sentences=len(sentences),
         chunks=len(chunks),
         chunk_budget=budget,
@@ -269,7 +282,7 @@ class _Run:
 
     def execute(self) -> SummaryResult:
         template = self.prompts.get(_map_template_name(self.options.mode))
-        _, budget, sentences, chunks = _split(
+        _, budget, sentences, chunks, source_tokens = _split(
             self.source.text, template, self.options, self.identity, self.counter
         )
         if self.options.mode == "abstractive":
@@ -286,7 +299,7 @@ class _Run:
                 path=self.source.path,
                 sha256=self.source.sha256,
                 chars=len(self.source.text),
-                tokens=self.counter.count(self.source.text),
+                tokens=source_tokens,
             ),
             mode=self.options.mode,
             summary=summary,

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import importlib.util
 import threading
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -117,6 +118,23 @@ class TokenCounter:
             return len(text)
         covered = b"".join(self._encoding.decode_tokens_bytes(tokens[:max_tokens]))
         return len(covered.decode("utf-8", errors="ignore"))  # drops a split last character
+
+    def token_ends(self, text: str) -> list[int]:
+        """Where each token of `text` ends, in UTF-8 bytes from its start; as many as `count`.
+
+        One encode gives both the whole text's count and the boundaries its pieces fall on.
+        """
+        lengths = self._token_lengths
+        return list(accumulate(map(lengths.__getitem__, self._encoding.encode_ordinary(text))))
+
+    @functools.cached_property
+    def _token_lengths(self) -> list[int]:
+        """Byte length of each ordinary token, indexed by rank."""
+        ranks = self._encoding._mergeable_ranks
+        lengths = [0] * (max(ranks.values()) + 1)
+        for token, rank in ranks.items():
+            lengths[rank] = len(token)
+        return lengths
 
     @functools.cached_property
     def max_token_bytes(self) -> int:

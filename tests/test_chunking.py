@@ -16,6 +16,7 @@ from summarizer.chunking import (
     chunk_text,
     neutralise_delimiters,
     render_sentences,
+    split_counted,
     split_sentences,
 )
 from summarizer.tokens import TokenCounter
@@ -239,6 +240,11 @@ class CountingCounter(TokenCounter):
         self.chars += len(text)
         return super().prefix_length(text, max_tokens)
 
+    def token_ends(self, text: str) -> list[int]:
+        self.calls += 1
+        self.chars += len(text)
+        return super().token_ends(text)
+
 
 def no_punctuation_line(size: int) -> str:
     words = [w.strip(".,!?;:“”\"'’") for _, text in seed_texts() for w in text.split()]
@@ -302,3 +308,59 @@ def test_a_line_of_delimiter_tags_is_budgeted_as_shown() -> None:
     sentences, chunks = chunk_text(text, COUNTER, 64)
     assert len(sentences) > 1
     assert all(c.tokens == COUNTER.count(render_sentences(c.sentences)) <= 64 for c in chunks)
+
+
+def split_both_ways(text: str, counter: TokenCounter, budget: int) -> None:
+    """`split_counted` gives exactly `split_sentences`' sentences, and the whole text's count."""
+    counted, total = split_counted(text, counter, budget)
+    alone = split_sentences(text, counter, budget)
+    assert [(s.id, s.start, s.end, s.text, s.paragraph, s.tokens) for s in counted] == [
+        (s.id, s.start, s.end, s.text, s.paragraph, s.tokens) for s in alone
+    ]
+    assert total == counter.count(text)
+
+
+# Joins where tiktoken's pieces run across a sentence's edge: punctuation takes the line breaks
+# (and in o200k the "/") after it, "\x1c" is punctuation to tiktoken, "\r" joins punctuation.
+edge_gaps = st.sampled_from(
+    [" ", " ", ". ", ".\n", "\n", "\n\n", ".\r\n", "\r\n", "!\n/", "\n/", ". /", "\t",
+     ".\t", "\x1c", ".\x1c ", "  ", "\n ", "\v", "\u3000", "\u2028", ". <", "\n<parts>"]
+)  # fmt: skip
+edge_documents = st.lists(
+    st.tuples(st.one_of(odd_words, words), edge_gaps), min_size=1, max_size=150
+).map(lambda pairs: "".join(w + s for w, s in pairs))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.one_of(edge_documents, odd_documents, documents),
+    budget=st.integers(min_value=16, max_value=400),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+)
+def test_counts_read_off_the_whole_text_equal_counts_alone(
+    text: str, budget: int, encoding: str
+) -> None:
+    split_both_ways(text, ENCODINGS[encoding], budget)
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_seeds_split_the_same_when_counted_with_the_whole_text(encoding: str) -> None:
+    counter = ENCODINGS[encoding]
+    for _, text in seed_texts():
+        for budget in (60, 150, 1500):
+            split_both_ways(text, counter, budget)
+    split_both_ways(repeated_seeds(1_800_000), counter, 1500)
+
+
+def test_pathological_shapes_split_the_same_when_counted_with_the_whole_text() -> None:
+    for make in PATHOLOGICAL.values():
+        split_both_ways(make(20_000), COUNTER, 150)
+
+
+def test_split_counted_encodes_prose_about_once() -> None:
+    # The whole text once, plus first and last words of lines; counting every sentence again
+    # (what the old plan did, then counting the whole text) is twice the text.
+    text = repeated_seeds(200_000)
+    counter = CountingCounter()
+    split_counted(text, counter, 1500)
+    assert counter.chars < 1.15 * len(text), counter.chars
