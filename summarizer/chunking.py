@@ -38,9 +38,12 @@ from summarizer.tokens import TokenCounter
 # something that can open a sentence. Commas inside quotes ("…document,” Putin said) never end one.
 # The lookbehind and possessive quantifiers only stop the regex from retrying inside a run of
 # dots or spaces (quadratic on "......"); no backtracking could have found another match there.
+# The lookbehind comes after the first mark (a match starts a run: the mark before it is not
+# one) so that `re` can skip ahead to the next mark at C speed; that is twice as fast as
+# `(?<![.!?…])[.!?…]++`, which finds the same matches (tests/test_chunking.py).
 # Tokenised corpora (REALSumm's CNN/DM) open a quotation with "``" and go on in lower case.
 _BOUNDARY = re.compile(
-    r"""(?<![.!?…])[.!?…]++["'”’»)\]]*+(?=\s++(?:``|["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ]))"""
+    r"""[.!?…](?<![.!?…][.!?…])[.!?…]*+["'”’»)\]]*+(?=\s++(?:``|["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ]))"""
 )
 _ABBREVIATIONS = frozenset(
     [
@@ -234,17 +237,31 @@ def _punctuation_tail(shown: str) -> str | None:
     return shown[start:] if before.isalnum() else None
 
 
-def _spans(text: str) -> Iterator[tuple[int, int, int, str]]:
+def _spans(text: str) -> list[tuple[int, int, int, str]]:
     """(start, end, paragraph, text) of each sentence, stripped of surrounding whitespace."""
+    spans: list[tuple[int, int, int, str]] = []
+    append = spans.append
+    boundaries = _BOUNDARY.finditer
     for paragraph, match in enumerate(_PARAGRAPH.finditer(text)):
         line_start = match.start()
         line = match.group()
         cursor = 0
-        for boundary in _BOUNDARY.finditer(line):
-            if not _is_abbreviation(line, boundary.start()):
-                yield from _stripped(line, line_start, cursor, boundary.end(), paragraph)
-                cursor = boundary.end()
-        yield from _stripped(line, line_start, cursor, len(line), paragraph)
+        for boundary in boundaries(line):
+            if _is_abbreviation(line, boundary.start()):
+                continue
+            end = boundary.end()
+            segment = line[cursor:end]
+            content = segment.strip()  # str.strip() and str.isspace() agree on whitespace
+            if content:  # all before content's first character is whitespace: find finds it
+                start = line_start + cursor + segment.find(content[0])
+                append((start, start + len(content), paragraph, content))
+            cursor = end
+        segment = line[cursor:] if cursor else line
+        content = segment.strip()
+        if content:
+            start = line_start + cursor + segment.find(content[0])
+            append((start, start + len(content), paragraph, content))
+    return spans
 
 
 def _is_abbreviation(line: str, dot: int) -> bool:
@@ -258,17 +275,6 @@ def _is_abbreviation(line: str, dot: int) -> bool:
     token = word.group()
     # Single initials ("J. Smith", "U.S.") and known abbreviations do not end a sentence.
     return len(token) == 1 or token.lower() in _ABBREVIATIONS
-
-
-def _stripped(
-    line: str, line_start: int, start: int, end: int, paragraph: int
-) -> Iterator[tuple[int, int, int, str]]:
-    segment = line[start:end]
-    content = segment.strip()  # str.strip() and str.isspace() agree on what whitespace is
-    if content:
-        # Everything before the first character of `content` is whitespace, so this finds it.
-        start = line_start + start + segment.find(content[0])
-        yield start, start + len(content), paragraph, content
 
 
 def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[Sentence]:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summarizer.chunking import (
+    _BOUNDARY,
     chunk_sentences,
     chunk_text,
     neutralise_delimiters,
@@ -364,3 +365,23 @@ def test_split_counted_encodes_prose_about_once() -> None:
     counter = CountingCounter()
     split_counted(text, counter, 1500)
     assert counter.chars < 1.15 * len(text), counter.chars
+
+
+# The sentence-end regex as it was before its lookbehind moved after the first mark.
+LOOKBEHIND_FIRST = re.compile(
+    r"""(?<![.!?…])[.!?…]++["'”’»)\]]*+(?=\s++(?:``|["'“‘«(\[]?[A-Z0-9À-ÖØ-Þ]))"""
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(
+        st.sampled_from(
+            [".", "!", "?", "…", "”", ")", "]", " ", "\n", "\t", "A", "a", "“", "``", "0"]
+        )
+    ).map("".join)
+)
+def test_the_sentence_end_regex_finds_what_the_lookbehind_first_form_finds(text: str) -> None:
+    assert [m.span() for m in _BOUNDARY.finditer(text)] == [
+        m.span() for m in LOOKBEHIND_FIRST.finditer(text)
+    ]
