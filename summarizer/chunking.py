@@ -202,6 +202,8 @@ class _Measure:
     def _id(self, sentence_id: int) -> int:
         # "[", each run of up to three digits, and "]" are separate pieces.
         digits = str(sentence_id)
+        if self.counter.digit_groups_are_single_tokens:  # cl100k and o200k
+            return self._brackets + (len(digits) + 2) // 3
         total = self._brackets
         for i in range(0, len(digits), 3):
             group = digits[i : i + 3]

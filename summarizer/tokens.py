@@ -137,6 +137,12 @@ class TokenCounter:
         return lengths
 
     @functools.cached_property
+    def digit_groups_are_single_tokens(self) -> bool:
+        """Whether every run of one to three digits ("7", "007", "999") is a single token."""
+        groups = (f"{n:0{width}d}" for width in (1, 2, 3) for n in range(10**width))
+        return all(len(self._encoding.encode_ordinary(group)) == 1 for group in groups)
+
+    @functools.cached_property
     def max_token_bytes(self) -> int:
         """The longest token's length in bytes: any text has at least len(text) / this tokens."""
         return max(map(len, self._encoding.token_byte_values()))
