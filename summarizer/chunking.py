@@ -216,7 +216,10 @@ class _Measure:
         last = shown[-1]
         if last.isalnum():
             return self._newline  # a word or number piece never takes the "\n" in
-        tail = _punctuation_tail(shown)
+        if len(shown) > 1 and last in _PLAIN_PUNCTUATION and shown[-2].isalnum():
+            tail: str | None = last  # "word." (most lines): what `_punctuation_tail` finds
+        else:
+            tail = _punctuation_tail(shown)
         if tail is None:  # an unusual ending: measure it whole
             return self.counter.count(f" {shown}\n") - text_tokens
         if tail not in self._tails:
