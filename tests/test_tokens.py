@@ -53,3 +53,26 @@ def test_an_unreadable_rank_file_is_a_config_error(
             tokens.get_encoding("cl100k_base")
     finally:
         tokens._build_encoding.cache_clear()
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_token_ends_are_the_byte_ends_of_the_encoded_tokens(encoding: tokens.EncodingName) -> None:
+    counter = tokens.TokenCounter(encoding)
+    text = "Naïve “quotes”, 中文字符。 😀 <|endoftext|> 12345\r\n  tabs\t."
+    ends = counter.token_ends(text)
+    assert len(ends) == counter.count(text)
+    decoded = counter._encoding.decode_tokens_bytes(counter._encoding.encode_ordinary(text))
+    expected, total = [], 0
+    for piece in decoded:
+        total += len(piece)
+        expected.append(total)
+    assert ends == expected
+    assert ends[-1] == len(text.encode("utf-8"))
+    assert counter.token_ends("") == []
+
+
+def test_digit_groups_are_single_tokens_in_both_encodings() -> None:
+    for encoding in ("cl100k_base", "o200k_base"):
+        counter = tokens.TokenCounter(encoding)
+        assert counter.digit_groups_are_single_tokens
+        assert all(counter.count(f"{n:03d}") == 1 for n in range(0, 1000, 37))
