@@ -123,12 +123,12 @@ def test_stdin_formats_output_file_and_cache_commands(
 def test_words_bound_the_summary_through_the_openai_backend(
     server: OpenAIServer, seed_path: Path, tmp_path: Path
 ) -> None:
-    """A model that writes 100 words for a 65-word budget: the CLI returns whole sentences of
+    """A model that writes 80 words for a 65-word budget: the CLI returns whole sentences of
     at most 65 words, and the budget is part of the cache key (a new budget, a new answer)."""
     from summarizer.selection import count_words
     from tests.fakes import answer_http_request
 
-    long = " ".join(f"Sentence {n} " + " ".join(["word"] * 17) + " end." for n in range(1, 6))
+    long = [f"Sentence {n} " + " ".join(["word"] * 17) + " end." for n in range(1, 5)]
 
     def wordy(body: dict[str, Any]) -> str:
         answer = json.loads(answer_http_request(body))

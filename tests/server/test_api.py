@@ -187,6 +187,8 @@ def test_a_key_sees_only_its_own_jobs(service: RunningService) -> None:
         assert_problem(bob.get(f"/v1/jobs/{job['id']}/results"), 404)
         assert_problem(bob.delete(f"/v1/jobs/{job['id']}"), 404)
         assert alice.get(f"/v1/jobs/{job['id']}").status_code == 200
+        # Let the job finish, so no model call is in flight when the server stops.
+        wait_for_state(alice, job["id"], "done")
 
 
 def test_the_access_log_names_the_key_never_its_token_or_the_text(
