@@ -187,27 +187,19 @@ def plan(
     overhead, budget, sentences, chunks, source_tokens = _split(
         source.text, template, options, identity, counter
     )
-    map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
-    # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
     if options.mode == "extractive":  # the program chooses the sentences: no call at all
-        return Plan(
-            mode=options.mode,
-            source_tokens=source_tokens,
-            sentences=len(sentences),
-            chunks=len(chunks),
-            chunk_budget=budget,
-            context_window=identity.context_window,
-            map_calls=0,
-            reduce_calls=0,
-            prompt_tokens=0,
-            completion_tokens=0,
+        map_calls = reduce_calls = prompt_tokens = completion = 0
+    else:
+        map_calls = len(chunks)
+        map_prompt = sum(c.tokens for c in chunks) + overhead * len(chunks)
+        # Estimate the reduce tree from typical partial sizes (actual sizes are known only later).
+        partial_tokens = min(options.max_output_tokens, 250)
+        merge_overhead, merge_budget = _template_budget(
+            library.get("merge"), options, identity, counter
         )
-    partial_tokens = min(options.max_output_tokens, 250)
-    merge_overhead, merge_budget = _template_budget(
-        library.get("merge"), options, identity, counter
-    )
-    reduce_calls, reduce_prompt = _estimate_reduce(len(chunks), partial_tokens, merge_budget)
-    completion = (len(chunks) + reduce_calls) * min(options.max_output_tokens, 400)
+        reduce_calls, reduce_prompt = _estimate_reduce(len(chunks), partial_tokens, merge_budget)
+        prompt_tokens = map_prompt + reduce_prompt + merge_overhead * reduce_calls
+        completion = (len(chunks) + reduce_calls) * min(options.max_output_tokens, 400)
     return Plan(
         mode=options.mode,
         source_tokens=source_tokens,
@@ -215,9 +207,9 @@ def plan(
         chunks=len(chunks),
         chunk_budget=budget,
         context_window=identity.context_window,
-        map_calls=len(chunks),
+        map_calls=map_calls,
         reduce_calls=reduce_calls,
-        prompt_tokens=map_prompt + reduce_prompt + merge_overhead * reduce_calls,
+        prompt_tokens=prompt_tokens,
         completion_tokens=completion,
     )
 

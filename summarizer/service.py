@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from summarizer.cache import CallCache, document_key
 from summarizer.config import Settings
@@ -28,6 +28,8 @@ from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Support, 
 from summarizer.sources import Source, read_source
 from summarizer.support import CHECKER_VERSION, check_support, with_support
 from summarizer.support.judge import ClaimJudgements, judgement_schema
+
+T = TypeVar("T", bound=BaseModel)
 
 if TYPE_CHECKING:
     from summarizer.llm.embedder import Embedder
@@ -262,34 +264,20 @@ class Summarizer:
         self, meter: UsageMeter
     ) -> Callable[[str, Sequence[int], Sequence[str]], RelationBatch]:
         from summarizer.call_schemas import relation_schema
-        from summarizer.llm import CompletionRequest
 
-        template = self.prompts.get("relate")
-        calls = CallLayer(
-            self.backend,
-            cache=self.cache,
-            refresh=self.settings.refresh_cache,
-            retry=self.options.retry,
-            max_reasks=self.options.max_reasks,
-        )
-
-        def ask(groups: str, numbers: Sequence[int], ids: Sequence[str]) -> RelationBatch:
-            request = CompletionRequest(
-                messages=template.render({"groups": groups}),
-                schema_name="RelationBatch",
-                json_schema=relation_schema(numbers, ids),
-                max_tokens=self.options.max_output_tokens,
-                temperature=self.options.temperature,
-                seed=self.options.seed,
-            )
-            return calls.call(request, RelationBatch, meter, prompt_sha256=template.sha256)
-
-        return ask
+        call = self._template_call("relate", RelationBatch, meter)
+        return lambda groups, numbers, ids: call({"groups": groups}, relation_schema(numbers, ids))
 
     def _claim_judge(self, meter: UsageMeter) -> Callable[[str, Sequence[int]], ClaimJudgements]:
-        from summarizer.llm import CompletionRequest
+        call = self._template_call("check_claims", ClaimJudgements, meter)
+        return lambda claims, numbers: call({"claims": claims}, judgement_schema(numbers))
 
-        template = self.prompts.get("check_claims")
+    def _template_call(
+        self, name: str, output_type: type[T], meter: UsageMeter
+    ) -> Callable[[dict[str, str], dict[str, Any]], T]:
+        """One model call per use of template `name`, through the call layer (cached, retried,
+        re-asked) with this service's options; the story and claim judges share it."""
+        template = self.prompts.get(name)
         calls = CallLayer(
             self.backend,
             cache=self.cache,
@@ -298,16 +286,16 @@ class Summarizer:
             max_reasks=self.options.max_reasks,
         )
 
-        def ask(claims: str, numbers: Sequence[int]) -> ClaimJudgements:
+        def ask(values: dict[str, str], schema: dict[str, Any]) -> T:
             request = CompletionRequest(
-                messages=template.render({"claims": claims}),
-                schema_name="ClaimJudgements",
-                json_schema=judgement_schema(numbers),
+                messages=template.render(values),
+                schema_name=output_type.__name__,
+                json_schema=schema,
                 max_tokens=self.options.max_output_tokens,
                 temperature=self.options.temperature,
                 seed=self.options.seed,
             )
-            return calls.call(request, ClaimJudgements, meter, prompt_sha256=template.sha256)
+            return calls.call(request, output_type, meter, prompt_sha256=template.sha256)
 
         return ask
 
