@@ -280,16 +280,13 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
+        recorded = False
 
-        async def tracked(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             seconds = time.perf_counter() - started
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
@@ -299,6 +296,21 @@ class AccessLog:
             access_log.info(
                 "%s %s %d %.1fms %s", method, scope["path"], status, seconds * 1000, caller
             )
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Recorded before the last byte goes out, so a caller that has its response
+                # can count on the line and the metrics being there.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        finally:
+            record()  # a request that ended without a finished response
 
 
 # --- routes ---------------------------------------------------------------------------------
