@@ -10,11 +10,14 @@ construction (a llama.cpp grammar built from the schema, an OpenAI strict schema
 
 * counts: the summary is `SUMMARY_SENTENCES` sentences (a list the program joins), key points
   `KEY_POINTS`, claims `claim_range(...)` of the chunk (`wellformed.py` holds the numbers);
-* strings: a `pattern` that admits no bare `"` or backslash, and, for summary sentences,
-  key points and claims, an ending like a sentence. Under a grammar a string ends only at a
-  `"`, so a model that meant to open a quotation with `"` used to end the string there and
-  lose the rest ("Kim Jong Un praised Putin as the"); now a `"` cannot occur inside, and the
-  string can close only after a full stop, so the model writes “ or ' and goes on.
+* strings: a `pattern` that admits no bare `"` or backslash, a bounded length (`*_CHARS`),
+  and, for summary sentences, key points and claims, an ending like a sentence. Under a grammar
+  a string ends only at a `"`, so a model that meant to open a quotation with `"` used to end
+  the string there and lose the rest ("Kim Jong Un praised Putin as the"); now a `"` cannot
+  occur inside, and the string can close only after a full stop, so the model writes “ or '
+  and goes on. The length bound (in the pattern: grammars ignore `maxLength` beside a
+  `pattern`, and strict schemas drop it) stops the opposite failure, a string that never
+  closes and eats the output budget.
 
 `sentence_id_field` reads the narrowed field back, for tests and tools that answer a request
 (the scripted fake backend) without knowing the schema's layout.
@@ -30,13 +33,43 @@ from typing import Any
 from pydantic import BaseModel
 
 from summarizer.schemas import ChunkDigest, MergedSummary, RelationBatch, SentenceSelection
-from summarizer.wellformed import KEY_POINTS, MIN_CLAIMS, SUMMARY_SENTENCES
+from summarizer.wellformed import (
+    CLAIM_CHARS,
+    HEADLINE_CHARS,
+    KEY_POINT_CHARS,
+    KEY_POINTS,
+    MIN_CLAIMS,
+    SPEAKER_CHARS,
+    SUMMARY_SENTENCE_CHARS,
+    SUMMARY_SENTENCES,
+)
 
 # No quotation mark, backslash or control character: nothing that could end or escape a JSON
 # string. Typographic quotes, apostrophes and any script are fine.
 _CHAR = r'[^"\\\x00-\x1f]'
-TEXT_PATTERN = rf'^{_CHAR}*[^ "\\\x00-\x1f]$'
-SENTENCE_PATTERN = rf"^{_CHAR}*[.!?][”’')]?$"
+
+
+def text_pattern(max_chars: int) -> str:
+    """A string of 1 to `max_chars` characters that does not end on a space."""
+    return rf'^{_CHAR}{{0,{max_chars - 1}}}[^ "\\\x00-\x1f]$'
+
+
+def sentence_pattern(max_chars: int) -> str:
+    """One sentence of about `max_chars` characters at most (and a closing quote).
+
+    It starts like a sentence (not with a lowercase ASCII letter, a space or a stop: a model that
+    loses its place writes the next field's name, "key_points1: ...", as an item). Inside, a stop
+    (and a closing quote) may be followed only by a letter or digit ("U.S", "3.5") or by a space
+    and a lowercase word ("U.S. officials", "“No!” he said"), so an item cannot hold a second
+    sentence, nor `],“...` when a model that wants more items than allowed writes on inside the
+    string (both seen from Qwen2.5-Coder on seed 000). The bound counts units of up to four
+    characters, so it is approximate on purpose.
+    """
+    first = r'[^a-z_ "\\\x00-\x1f.!?]'
+    plain = r'[^"\\\x00-\x1f.!?]'
+    inner_stop = r"[.!?]+[”’')]?([A-Za-z0-9-]| [a-z0-9])"
+    unit = f"({plain}|{inner_stop})"
+    return rf"^{first}{unit}{{0,{max_chars - 2}}}[.!?][”’')]?$"
 
 
 def plain_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -52,10 +85,10 @@ def digest_schema(ids: Sequence[int], claims: tuple[int, int] = (MIN_CLAIMS, 8))
     field_schema = schema["properties"]["claims"]
     field_schema["minItems"], field_schema["maxItems"] = claims
     claim = schema["$defs"]["CitedClaim"]["properties"]
-    claim["text"]["pattern"] = SENTENCE_PATTERN
+    claim["text"]["pattern"] = sentence_pattern(CLAIM_CHARS)
     for option in claim["speaker"]["anyOf"]:
         if option.get("type") == "string":
-            option["pattern"] = TEXT_PATTERN
+            option["pattern"] = text_pattern(SPEAKER_CHARS)
     return schema
 
 
@@ -68,9 +101,13 @@ def merge_schema() -> dict[str, Any]:
 
 def _shape_summary(schema: dict[str, Any]) -> None:
     properties = schema["properties"]
-    properties["headline"]["pattern"] = TEXT_PATTERN
-    for name, (least, most) in (("summary", SUMMARY_SENTENCES), ("key_points", KEY_POINTS)):
-        properties[name]["items"] = {"type": "string", "pattern": SENTENCE_PATTERN}
+    properties["headline"]["pattern"] = text_pattern(HEADLINE_CHARS)
+    shapes = (
+        ("summary", SUMMARY_SENTENCES, SUMMARY_SENTENCE_CHARS),
+        ("key_points", KEY_POINTS, KEY_POINT_CHARS),
+    )
+    for name, (least, most), chars in shapes:
+        properties[name]["items"] = {"type": "string", "pattern": sentence_pattern(chars)}
         properties[name]["minItems"], properties[name]["maxItems"] = least, most
 
 

@@ -30,6 +30,15 @@ MIN_CLAIMS = 3
 WORDS_PER_CLAIM = 80
 MAX_COPIED_SENTENCES = 2
 COPY_RUN_WORDS = 8
+# Most characters a string may have, by construction (the call schemas' patterns): a backstop
+# against a string that never closes (Qwen2.5-Coder put the whole article in one "sentence", then
+# the next field's name inside the array, until the output limit), set above what a sane answer
+# writes (a long news sentence is 250-300 characters), since a string held to its bound ends cut.
+HEADLINE_CHARS = 200
+SUMMARY_SENTENCE_CHARS = 400
+KEY_POINT_CHARS = 300
+CLAIM_CHARS = 300
+SPEAKER_CHARS = 80
 
 # Words a finished English sentence or headline does not end on.
 _DANGLING_WORDS = """

@@ -16,7 +16,7 @@ from summarizer.errors import (
     StructuredOutputError,
     TransientBackendError,
 )
-from summarizer.llm import CompletionRequest
+from summarizer.llm import Completion, CompletionRequest
 from summarizer.llm.calls import RetryPolicy
 from summarizer.pipeline import PipelineOptions, plan, summarize
 from summarizer.selection import count_words
@@ -213,20 +213,42 @@ def test_truncated_output_is_retried_with_a_larger_budget() -> None:
     assert any("retried with 600" in w for w in result.warnings)
 
 
+class _TemplatedBackend(ScriptedBackend):
+    """Reports the prompt as a chat template makes it: more tokens than tiktoken counts."""
+
+    def __init__(self, prompt_tokens: int, context_window: int) -> None:
+        super().__init__(context_window=context_window)
+        self.prompt_tokens = prompt_tokens
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        completion = super().complete(request)
+        usage = completion.usage.model_copy(update={"prompt_tokens": self.prompt_tokens})
+        return completion.model_copy(update={"usage": usage})
+
+
+def test_a_truncation_retry_grows_only_into_the_room_the_backend_counted() -> None:
+    """Qwen's seed 003: the prompt as templated was 2734 tokens, more than tiktoken's estimate,
+    and a doubled budget of 1600 was refused by the backend; the retry now takes what is left."""
+    source = source_from_text("One sentence here. And another one.", path="a")
+    backend = _TemplatedBackend(prompt_tokens=3000, context_window=4096)
+    backend.enqueue(('{"headline": "cut', "length"))
+    result = summarize(source, backend, options(max_output_tokens=800))
+    assert [r.max_tokens for r in backend.history] == [800, 1096]
+    assert any("retried with 1096" in w for w in result.warnings)
+
+
 def test_a_cut_off_answer_that_cannot_grow_is_one_call_not_two() -> None:
-    """The truncation miscount: a cut-off answer whose doubled budget no longer fits the
+    """The truncation miscount: a cut-off answer whose budget can no longer grow within the
     context used to be reported as two calls with twice the prompt tokens."""
     source = source_from_text("One sentence here. And another one.", path="a")
-    # The prompt is about 240 tokens: 300 output tokens fit an 800-token window, 600 do not.
-    backend = ScriptedBackend(context_window=800)
+    backend = _TemplatedBackend(prompt_tokens=3500, context_window=4096)  # 596 left < 800
     backend.enqueue(('{"headline": "cut', "length"))
     with pytest.raises(OutputTruncated) as caught:
-        summarize(source, backend, options(max_output_tokens=300))
+        summarize(source, backend, options(max_output_tokens=800))
     assert len(backend.history) == 1
     usage = caught.value.usage
     assert usage is not None and usage.calls == 1
-    prompt = sum(len(m.content) for m in backend.history[0].messages) // 4
-    assert usage.prompt_tokens == prompt  # what the one call reported, not twice that
+    assert usage.prompt_tokens == 3500  # what the one call reported, not twice that
 
 
 def test_a_second_cut_off_after_doubling_fails_with_every_attempt_counted_once() -> None:

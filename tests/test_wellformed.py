@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 
-from summarizer.call_schemas import SENTENCE_PATTERN, TEXT_PATTERN, digest_schema, merge_schema
+from summarizer.call_schemas import digest_schema, merge_schema, sentence_pattern, text_pattern
 from summarizer.evidence import attributed
 from summarizer.llm import CompletionRequest
 from summarizer.pipeline import PipelineOptions, summarize
 from summarizer.schemas import ChunkDigest, CitedClaim, ClaimKind
 from summarizer.sources import source_from_text
 from summarizer.wellformed import (
+    CLAIM_CHARS,
+    HEADLINE_CHARS,
+    SUMMARY_SENTENCE_CHARS,
     claim_problems,
     claim_range,
     copied_share,
@@ -58,6 +61,10 @@ def test_finished_sentences_in_any_script_pass(text: str) -> None:
     assert (re.match(SENTENCE_PATTERN, text) is None) == has_forbidden
 
 
+SENTENCE_PATTERN = sentence_pattern(CLAIM_CHARS)
+TEXT_PATTERN = text_pattern(HEADLINE_CHARS)
+
+
 def test_patterns_admit_nothing_that_ends_or_escapes_a_json_string() -> None:
     for pattern in (SENTENCE_PATTERN, TEXT_PATTERN):
         assert re.match(pattern, 'He said "no".') is None
@@ -66,6 +73,37 @@ def test_patterns_admit_nothing_that_ends_or_escapes_a_json_string() -> None:
         assert re.match(pattern, "He said “no”.")
     assert re.match(TEXT_PATTERN, "Kim and Putin sign a pact")
     assert re.match(TEXT_PATTERN, "Kim and Putin sign a pact ") is None
+
+
+def test_patterns_bound_the_length_so_a_string_cannot_run_on() -> None:
+    """Qwen2.5-Coder on seed 000 wrote the whole article as one summary "sentence", then the
+    next field's name inside the array, to the output limit: the length bound ends that."""
+    longest = "A" + "a" * (CLAIM_CHARS - 2) + "."
+    assert re.match(SENTENCE_PATTERN, longest)
+    assert re.match(SENTENCE_PATTERN, longest + "”")  # a closing quote may follow the stop
+    assert re.match(SENTENCE_PATTERN, "A" + longest) is None
+    assert re.match(TEXT_PATTERN, "b" * HEADLINE_CHARS)
+    assert re.match(TEXT_PATTERN, "b" * (HEADLINE_CHARS + 1)) is None
+    schema = digest_schema([1, 2])
+    summary = schema["properties"]["summary"]["items"]["pattern"]
+    assert summary == sentence_pattern(SUMMARY_SENTENCE_CHARS)
+    assert re.match(summary, "X" * (SUMMARY_SENTENCE_CHARS + 5) + ".") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "one_sentence"),
+    [
+        ("Kim met Putin.", True),
+        ("U.S. officials said the pact was 3.5 pages long.", True),
+        ("Kim met Putin. They signed a pact.", False),  # a paragraph as one item
+        ("key_points1: Russia and North Korea signed a treaty.", False),  # a field name as text
+        (" Leading space.", False),
+    ],
+)
+def test_a_sentence_item_holds_one_sentence(text: str, one_sentence: bool) -> None:
+    """Qwen2.5-Coder wrote seed 000's summary as one item of three sentences, and then, held to
+    two items at least, the names of the next fields as items."""
+    assert (re.match(SENTENCE_PATTERN, text) is not None) == one_sentence
 
 
 def test_headlines_and_key_points_need_no_full_stop_but_no_dangling_word() -> None:
@@ -89,7 +127,7 @@ def test_digest_schema_shapes_every_count_and_string() -> None:
     assert (properties["claims"]["minItems"], properties["claims"]["maxItems"]) == (4, 7)
     claim = schema["$defs"]["CitedClaim"]["properties"]
     assert claim["text"]["pattern"] == SENTENCE_PATTERN
-    assert properties["summary"]["items"]["pattern"] == SENTENCE_PATTERN
+    assert properties["summary"]["items"]["pattern"] == sentence_pattern(SUMMARY_SENTENCE_CHARS)
     assert properties["headline"]["pattern"] == TEXT_PATTERN
     merged = merge_schema()["properties"]
     assert (merged["summary"]["minItems"], merged["summary"]["maxItems"]) == (2, 4)

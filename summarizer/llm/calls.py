@@ -30,6 +30,7 @@ is the meter's job, so no layer has to guess whether the one below already count
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -194,7 +195,7 @@ class CallLayer:
             attempts += 1
             last_text = completion.text
             if completion.finish_reason == "length":
-                bigger = None if doubled else self._bigger_budget(current)
+                bigger = None if doubled else self._bigger_budget(current, completion.usage)
                 if bigger is None:
                     if flawed is not None:
                         return flawed
@@ -239,14 +240,22 @@ class CallLayer:
             last_output=last_text,
         )
 
-    def _bigger_budget(self, request: CompletionRequest) -> int | None:
-        """Twice the output budget, if the prompt plus that still fits the context window."""
+    def _bigger_budget(self, request: CompletionRequest, usage: Usage) -> int | None:
+        """Up to twice the output budget, as much of it as fits the context window.
+
+        The prompt is the backend's own count from the cut-off attempt when it gave one (a chat
+        template adds tokens that tiktoken cannot see), else tiktoken times the model's ratio.
+        """
         identity = self.backend.identity
-        if self._counter is None:
-            self._counter = TokenCounter.for_model(identity.model)
-        bigger = request.max_tokens * 2
-        prompt = sum(self._counter.count(m.content) for m in request.messages)
-        if prompt * identity.token_ratio + bigger > identity.context_window:
+        prompt = usage.prompt_tokens
+        if prompt <= 0:
+            if self._counter is None:
+                self._counter = TokenCounter.for_model(identity.model)
+            tiktoken_prompt = sum(self._counter.count(m.content) for m in request.messages)
+            prompt = math.ceil(tiktoken_prompt * identity.token_ratio)
+        room = identity.context_window - prompt
+        bigger = min(request.max_tokens * 2, room)
+        if bigger <= request.max_tokens:
             return None
         return bigger
 

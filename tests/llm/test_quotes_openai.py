@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from summarizer.call_schemas import SENTENCE_PATTERN
+from summarizer.call_schemas import sentence_pattern
 from summarizer.llm.openai_backend import OpenAIBackend
 from summarizer.pipeline import PipelineOptions, summarize
 from summarizer.schemas import SummaryResult
 from summarizer.sources import source_from_text
-from summarizer.wellformed import cut_short
+from summarizer.wellformed import CLAIM_CHARS, SUMMARY_SENTENCE_CHARS, cut_short
 from tests.openai_server import OpenAIServer, valid
 
 ARTICLE = (
@@ -97,9 +97,9 @@ def test_the_strict_schema_forbids_bare_quotes_and_fixes_the_counts(
     schema = openai_server.requests[0]["response_format"]["json_schema"]["schema"]
     summary = schema["properties"]["summary"]
     assert (summary["minItems"], summary["maxItems"]) == (2, 4)
-    assert summary["items"]["pattern"] == SENTENCE_PATTERN
+    assert summary["items"]["pattern"] == sentence_pattern(SUMMARY_SENTENCE_CHARS)
     claims = schema["properties"]["claims"]
     assert claims["minItems"] == 3 and claims["maxItems"] == 8
     claim = schema["$defs"]["CitedClaim"]["properties"]
-    assert claim["text"]["pattern"] == SENTENCE_PATTERN
-    assert re.match(SENTENCE_PATTERN, "Kim Jong Un praised Putin as the") is None
+    assert claim["text"]["pattern"] == sentence_pattern(CLAIM_CHARS)
+    assert re.match(claim["text"]["pattern"], "Kim Jong Un praised Putin as the") is None
