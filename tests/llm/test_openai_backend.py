@@ -440,13 +440,15 @@ def test_a_length_cut_that_cannot_grow_is_truncation_counted_once(
     server: OpenAIServer, sleeps: Sleeps
 ) -> None:
     server.enqueue(length_cut(), valid(DIGEST_JSON))
-    # 400 output tokens fit a 600-token window with this prompt; 800 do not.
+    # The budget may grow only into the room the server's prompt count leaves: none here.
+    request = digest_request()
+    prompt = count_tokens("".join(m.content for m in request.messages))
     small = OpenAIBackend(
         model="gpt-4o-mini", base_url=server.base_url, api_key=None, timeout=5.0,
-        context_window=600,
+        context_window=prompt + request.max_tokens,
     )  # fmt: skip
     with small, pytest.raises(OutputTruncated) as info:
-        complete_structured(small, digest_request(), policy=sleeps.policy())
+        complete_structured(small, request, policy=sleeps.policy())
 
     assert info.value.last_output == TRUNCATED_JSON
     assert server.request_count == 1
