@@ -285,24 +285,7 @@ def _is_abbreviation(line: str, dot: int) -> bool:
 def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[Sentence]:
     """Sentences numbered from 1; any longer than `max_tokens` once rendered are cut into pieces."""
     measure = _Measure(counter)
-    encoding = counter.encoding_name
-    sentences: list[Sentence] = []
-    for start, end, paragraph, content in _spans(text):
-        if end - start <= _SHORT_SENTENCE:  # nearly every sentence: counted once, whole
-            tokens = measure.cost(content)
-            if tokens <= max_tokens:
-                sentences.append(
-                    Sentence(len(sentences) + 1, start, end, content, paragraph, tokens, encoding)
-                )
-                continue
-        for piece_start, piece_end, tokens in _cut_words(text, start, end, measure, max_tokens):
-            piece = text[piece_start:piece_end]
-            sentences.append(
-                Sentence(
-                    len(sentences) + 1, piece_start, piece_end, piece, paragraph, tokens, encoding
-                )
-            )
-    return sentences
+    return _split(text, counter, measure, max_tokens, lambda start, end, content: None)
 
 
 def split_counted(text: str, counter: TokenCounter, max_tokens: int) -> tuple[list[Sentence], int]:
@@ -316,12 +299,27 @@ def split_counted(text: str, counter: TokenCounter, max_tokens: int) -> tuple[li
     ends = counter.token_ends(text)
     offsets = _ByteOffsets(text)
     measure = _Measure(counter)
+
+    def read(start: int, end: int, content: str) -> int | None:
+        return _read_cost(text, start, end, content, ends, offsets, measure)
+
+    return _split(text, counter, measure, max_tokens, read), len(ends)
+
+
+def _split(
+    text: str,
+    counter: TokenCounter,
+    measure: _Measure,
+    max_tokens: int,
+    read: Callable[[int, int, str], int | None],
+) -> list[Sentence]:
+    """The one splitting loop; `read` may give a short sentence's count without encoding it."""
     encoding = counter.encoding_name
     sentences: list[Sentence] = []
     for start, end, paragraph, content in _spans(text):
-        if end - start <= _SHORT_SENTENCE:
-            read = _read_cost(text, start, end, content, ends, offsets, measure)
-            tokens = measure.cost(content) if read is None else read
+        if end - start <= _SHORT_SENTENCE:  # nearly every sentence: counted once, whole
+            known = read(start, end, content)
+            tokens = measure.cost(content) if known is None else known
             if tokens <= max_tokens:
                 sentences.append(
                     Sentence(len(sentences) + 1, start, end, content, paragraph, tokens, encoding)
@@ -334,7 +332,7 @@ def split_counted(text: str, counter: TokenCounter, max_tokens: int) -> tuple[li
                     len(sentences) + 1, piece_start, piece_end, piece, paragraph, tokens, encoding
                 )
             )
-    return sentences, len(ends)
+    return sentences
 
 
 class _ByteOffsets:
