@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -87,6 +87,23 @@ CREATE TABLE IF NOT EXISTS stories (
     updated_at        TEXT NOT NULL
 )
 """
+
+# What the last rebuild of results.jsonl wrote (`report.rebuild_results`): a run that changed no
+# item finds the file as it left it, and skips rewriting every line. One row, created lazily.
+_RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results_file (
+    name              TEXT PRIMARY KEY,
+    lines             INTEGER NOT NULL,
+    bytes             INTEGER NOT NULL,
+    sha256            TEXT NOT NULL
+)
+"""
+
+
+class FileDigest(NamedTuple):
+    lines: int
+    bytes: int
+    sha256: str
 
 
 # Each Usage field has a column of the same name (see _SCHEMA).
@@ -271,6 +288,32 @@ class Ledger:
             (input_sha256,),
         )
         return [_row(row) for row in cursor.fetchall()]
+
+    @property
+    def changes(self) -> int:
+        """Rows this connection has inserted, updated or deleted since it opened."""
+        return self._db.total_changes
+
+    @_faults_named
+    def results_digest(self, name: str) -> FileDigest | None:
+        """What the last `record_results_digest(name, ...)` recorded, if anything."""
+        try:
+            row = self._db.execute(
+                "SELECT lines, bytes, sha256 FROM results_file WHERE name = ?", (name,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a ledger from before the table: nothing recorded
+            return None
+        return FileDigest(*row) if row is not None else None
+
+    @_faults_named
+    def record_results_digest(self, name: str, digest: FileDigest) -> None:
+        with self._transaction():
+            self._db.execute(_RESULTS_SCHEMA)
+            self._db.execute(
+                "INSERT OR REPLACE INTO results_file (name, lines, bytes, sha256) "
+                "VALUES (?, ?, ?, ?)",
+                (name, *digest),
+            )
 
     @_faults_named
     def counts(self) -> dict[str, int]:

@@ -475,7 +475,13 @@ class _Run:
     def finish(self) -> BatchReport:
         self._threads.close()
         try:
-            rebuild_results(self.ledger, self.out_dir)
+            # A rerun that changed no row and skipped every done item (each output validated
+            # by triage) leaves results.jsonl as the last run wrote it, if it is intact.
+            unchanged = (
+                self.ledger.changes == 0
+                and self.counts.skipped == self.ledger.counts().get(ItemState.DONE.value, 0)
+            )
+            rebuild_results(self.ledger, self.out_dir, unchanged=unchanged)
         except OSError as error:
             reason = error.strerror or str(error)
             raise OutputError(reason, path=self.out_dir / RESULTS_NAME) from None
