@@ -84,6 +84,15 @@ def digest_schema(ids: Sequence[int], claims: tuple[int, int] = (MIN_CLAIMS, 8))
     _shape_summary(schema)
     field_schema = schema["properties"]["claims"]
     field_schema["minItems"], field_schema["maxItems"] = claims
+    # Claims are written right after the headline, before the summary: generated after the
+    # summary and key points, Qwen2.5-Coder-1.5B copied their sentences again as claims (seed
+    # 000: 4 of 8 dropped as repeats, two calls); first, it wrote 8 distinct claims in one call.
+    properties = schema["properties"]
+    schema["properties"] = {
+        "headline": properties["headline"],
+        "claims": properties["claims"],
+        **{name: value for name, value in properties.items() if name not in ("headline", "claims")},
+    }
     claim = schema["$defs"]["CitedClaim"]["properties"]
     claim["text"]["pattern"] = sentence_pattern(CLAIM_CHARS)
     for option in claim["speaker"]["anyOf"]:

@@ -131,6 +131,10 @@ def test_digest_schema_shapes_every_count_and_string() -> None:
     assert properties["headline"]["pattern"] == TEXT_PATTERN
     merged = merge_schema()["properties"]
     assert (merged["summary"]["minItems"], merged["summary"]["maxItems"]) == (2, 4)
+    # A grammar writes fields in this order: the claims before the summary and key points they
+    # would otherwise copy, and every field still required.
+    assert list(properties) == ["headline", "claims", "summary", "key_points"]
+    assert sorted(schema["required"]) == sorted(properties)
 
 
 def test_copy_detection() -> None:
