@@ -23,8 +23,8 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -46,8 +46,13 @@ from summarizer.evidence import (
     resolve_claim,
     verify_claims,
 )
+from summarizer.headlines import headline
 from summarizer.llm import Backend, BackendIdentity, CompletionRequest
-from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
+from summarizer.llm.calls import CallLayer, UsageMeter, metered
+
+# Re-exported: the options and mode are the pipeline's API; they live apart (see options.py).
+from summarizer.options import Mode as Mode
+from summarizer.options import PipelineOptions as PipelineOptions
 from summarizer.prompts import PromptLibrary, PromptTemplate
 from summarizer.schemas import (
     ChunkDigest,
@@ -58,44 +63,22 @@ from summarizer.schemas import (
     SummaryResult,
 )
 from summarizer.selection import (
-    DEFAULT_SUMMARY_WORDS,
     count_words,
     rank_rest,
     select_sentences,
     within_words,
 )
 from summarizer.sources import Source
-from summarizer.story.compose import headline
 from summarizer.text import word_count
 from summarizer.tokens import TokenCounter
 from summarizer.wellformed import Tidied, claim_range, describe, digest_problems, tidy
 
-Mode = Literal["abstractive", "extractive"]
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
 # Chat formats add a few tokens per message around the text we count.
 MESSAGE_OVERHEAD_TOKENS = 8
 MAX_REDUCE_LEVELS = 8
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    mode: Mode = "abstractive"
-    max_chunk_tokens: int = 1500
-    chunk_overlap: int = 0
-    max_output_tokens: int = 800
-    max_claims: int = 8
-    # Key points of an extractive summary: sentences that add what the summary does not say.
-    extract_count: int = 5
-    # The summary's length bound in words (`selection.count_words`), honoured on every tier.
-    summary_words: int = DEFAULT_SUMMARY_WORDS
-    temperature: float = 0.0
-    seed: int = 0
-    max_reasks: int = 2
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    # Chunks mapped at once; >1 only pays off for remote endpoints (a local model is one CPU).
-    map_concurrency: int = 1
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from summarizer.errors import BackendUnavailable, ConfigError
 from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
 from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
-from summarizer.pipeline import Mode, PipelineOptions, Plan, plan, summarize
+from summarizer.options import Mode, PipelineOptions
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
 from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Support, Usage
@@ -33,6 +33,7 @@ T = TypeVar("T", bound=BaseModel)
 
 if TYPE_CHECKING:
     from summarizer.llm.embedder import Embedder
+    from summarizer.pipeline import Plan
     from summarizer.story import StoryArticle, StoryResult
 
 
@@ -121,6 +122,8 @@ class Summarizer:
                             "usage": usage,
                         }
                     )
+        from summarizer.pipeline import summarize  # not needed for a document-cache hit
+
         with metered(meter) as run_meter:
             result = summarize(
                 source,
@@ -304,6 +307,8 @@ class Summarizer:
 
     def plan(self, source: Source) -> PlanReport:
         identity = self.profile.identity
+        from summarizer.pipeline import plan
+
         estimate = plan(source, self.options, identity=identity, prompts=self.prompts)
         return PlanReport(
             source=source.path,

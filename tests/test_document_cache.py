@@ -91,7 +91,7 @@ def test_refresh_recomputes_and_no_cache_stores_nothing(tmp_path: Path, seed_pat
 
 
 @pytest.mark.slow
-def test_a_cache_hit_process_imports_neither_openai_nor_tiktoken(
+def test_a_cache_hit_process_imports_neither_the_sdks_nor_the_pipeline(
     openai_server: OpenAIServer, seed_path: Path, tmp_path: Path
 ) -> None:
     env = {"OPENAI_API_KEY": "sk-test", "SUMMARIZER_CACHE_DIR": str(tmp_path / "cache")}
@@ -103,7 +103,9 @@ def test_a_cache_hit_process_imports_neither_openai_nor_tiktoken(
         "import sys\nfrom summarizer.cli import main\n"
         "try:\n    main(['summarize', sys.argv[1], '--base-url', sys.argv[2]])\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('openai', 'tiktoken', 'llama_cpp') if m in sys.modules))\n"
+        "heavy = ('openai', 'tiktoken', 'llama_cpp', 'summarizer.pipeline', "
+        "'summarizer.chunking', 'summarizer.story', 'summarizer.llm.local_backend')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     again = run_python(script, str(seed_path), openai_server.base_url, env=env)
     assert again.returncode == 0, again.stderr

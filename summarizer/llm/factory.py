@@ -28,8 +28,7 @@ class BackendProfile:
 def describe_backend(settings: Settings) -> BackendProfile:
     """Everything planning needs about the backend, without importing openai or llama_cpp."""
     if settings.resolved_backend() == "local":
-        from summarizer.llm.catalogue import resolve_local_model
-        from summarizer.llm.local_backend import LOCAL_TOKEN_RATIO
+        from summarizer.llm.catalogue import LOCAL_TOKEN_RATIO, resolve_local_model
 
         resolved = resolve_local_model(
             settings.model or settings.local_model or "smollm2-135m", settings.models_dir

@@ -48,16 +48,12 @@ from typing import TYPE_CHECKING, Any
 from summarizer.config import auto_threads, available_cores, current_load
 from summarizer.errors import BackendError, BackendUnavailable
 from summarizer.llm import BackendIdentity, Completion, CompletionRequest
+from summarizer.llm.catalogue import LOCAL_TOKEN_RATIO
 from summarizer.llm.grammar_sampling import grammar_llama_class
 from summarizer.schemas import Usage
 
 if TYPE_CHECKING:
     from summarizer.llm.catalogue import ResolvedModel
-
-# llama.cpp tokenizers spend more tokens than tiktoken on the same English text (measured on the
-# seed articles: SmolLM2 1.06-1.12x cl100k, Qwen2.5 1.02-1.04x); budgets computed with tiktoken
-# are scaled by this, and `complete` still refuses a prompt that would overflow the context.
-LOCAL_TOKEN_RATIO = 1.15
 
 
 @dataclass(frozen=True)

@@ -272,7 +272,7 @@ def test_markdown_keeps_an_articles_markup_as_text(tmp_path: Path) -> None:
 
 
 def test_a_headline_is_the_news_clause_not_the_lead_in() -> None:
-    from summarizer.story.compose import HEADLINE_CHARS, headline
+    from summarizer.headlines import HEADLINE_CHARS, headline
 
     lead = (
         "In a significant diplomatic development, Putin and Kim signed a mutual defence treaty "
