@@ -90,7 +90,7 @@ def main() -> int:
                     process.join()
 
     print(
-        "\n| load | busy processes | load average seen | threads | median call s | "
+        "\n| load | busy processes | busy cores seen | threads | median call s | "
         "prompt tok/s | decode tok/s |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")

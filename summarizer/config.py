@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -203,12 +204,42 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def current_load() -> float:
-    """The 1-minute load average, or 0.0 where the platform has none."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
+def current_load(window: float = 0.1) -> float:
+    """How many cores are busy now: the machine's busy share over `window` seconds (from
+    /proc/stat) times its core count; the 1-minute load average where /proc/stat is missing.
+
+    Not the load average itself: it lags by a minute and counts this process's own work just
+    before (a benchmark's previous cell, a build), so on an idle 2-core machine it read 1.9 and
+    the rule chose 1 thread where 2 were 1.8x faster (docs/benchmarks.md, "Threads"). This
+    process sleeps through the window, so it is not counted.
+    """
+    first = _cpu_times()
+    if first is None:
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    time.sleep(window)
+    second = _cpu_times()
+    if second is None:
         return 0.0
+    cores, total, idle = first[0], second[1] - first[1], second[2] - first[2]
+    return cores * (total - idle) / total if total > 0 else 0.0
+
+
+def _cpu_times() -> tuple[int, int, int] | None:
+    """(cores, total jiffies, idle + iowait jiffies) from /proc/stat, or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            lines = stat.read().splitlines()
+    except OSError:
+        return None
+    cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    fields = lines[0].split() if lines else []
+    if cores == 0 or len(fields) < 6 or fields[0] != "cpu":
+        return None
+    values = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return cores, sum(values), values[3] + values[4]
 
 
 # --- base URLs ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from summarizer import config
 from summarizer.config import Settings, auto_threads, load_settings
 from summarizer.errors import ConfigError
 from summarizer.llm.factory import BackendProfile, create_backend
@@ -36,10 +37,32 @@ def test_auto_threads_uses_the_cores_nobody_else_is_using(
 def test_the_rule_reads_affinity_and_load_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)  # the machine's count is not ours
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    # /proc/stat read twice: 8 cores, 1000 jiffies passed, 850 of them idle: 1.2 cores busy.
+    readings = iter([(8, 10_000, 6_000), (8, 11_000, 6_850)])
+    monkeypatch.setattr(config, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # stale: not read
     assert Settings().resolved_threads() == 3
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.8, 0.0, 0.0))
+    readings = iter([(8, 10_000, 6_000), (8, 11_000, 6_525)])  # 3.8 cores busy
     assert Settings().resolved_threads() == 1
+
+
+def test_busy_cores_are_measured_now_not_averaged_over_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readings = iter([(2, 1_000, 400), (2, 1_200, 600)])  # all idle in the window
+    monkeypatch.setattr(config, "_cpu_times", lambda: next(readings))
+    assert config.current_load(window=0) == 0.0
+    readings = iter([(2, 1_000, 400), (2, 1_200, 410)])  # 190 of 200 jiffies busy
+    monkeypatch.setattr(config, "_cpu_times", lambda: next(readings))
+    assert config.current_load(window=0) == pytest.approx(1.9)
+    monkeypatch.setattr(config, "_cpu_times", lambda: None)  # no /proc: the load average
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert config.current_load(window=0) == 1.5
+
+
+def test_the_real_reading_is_a_count_of_cores() -> None:
+    busy = config.current_load(window=0.05)
+    assert 0.0 <= busy <= (os.cpu_count() or 1)
 
 
 def test_no_load_average_counts_as_idle(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,6 +70,7 @@ def test_no_load_average_counts_as_idle(monkeypatch: pytest.MonkeyPatch) -> None
         raise OSError("no load average")
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(config, "_cpu_times", lambda: None)  # no /proc/stat either
     monkeypatch.setattr(os, "getloadavg", unavailable)
     assert Settings().resolved_threads() == 2
 
@@ -68,7 +92,8 @@ def test_the_local_backend_is_built_with_the_rules_count(
     from summarizer.llm import BackendIdentity
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.9, 0.0, 0.0))
+    readings = iter([(2, 1_000, 400), (2, 1_200, 410)])  # 1.9 cores busy
+    monkeypatch.setattr(config, "_cpu_times", lambda: next(readings))
     profile = BackendProfile(
         identity=BackendIdentity(name="local", model="m@0", context_window=2048),
         default_mode="extractive",
