@@ -127,22 +127,43 @@ class TokenCounter:
         lengths = self._token_lengths
         return list(accumulate(map(lengths.__getitem__, self._encoding.encode_ordinary(text))))
 
-    @functools.cached_property
+    @property
     def _token_lengths(self) -> list[int]:
         """Byte length of each ordinary token, indexed by rank."""
-        ranks = self._encoding._mergeable_ranks
-        lengths = [0] * (max(ranks.values()) + 1)
-        for token, rank in ranks.items():
-            lengths[rank] = len(token)
-        return lengths
+        return _token_lengths(self.encoding_name)
 
-    @functools.cached_property
+    @property
     def digit_groups_are_single_tokens(self) -> bool:
         """Whether every run of one to three digits ("7", "007", "999") is a single token."""
-        groups = (f"{n:0{width}d}" for width in (1, 2, 3) for n in range(10**width))
-        return all(len(self._encoding.encode_ordinary(group)) == 1 for group in groups)
+        return _digit_groups_are_single_tokens(self.encoding_name)
 
-    @functools.cached_property
+    @property
     def max_token_bytes(self) -> int:
         """The longest token's length in bytes: any text has at least len(text) / this tokens."""
-        return max(map(len, self._encoding.token_byte_values()))
+        return _max_token_bytes(self.encoding_name)
+
+
+# Facts of an encoding, computed once per process: a run builds its own TokenCounter, and as
+# cached properties of the counter these cost ~10 ms per summary (a 200k-entry table rebuilt for
+# every batch item: most of a short item's CPU, docs/benchmarks.md "Batch throughput").
+
+
+@functools.cache
+def _token_lengths(name: EncodingName) -> list[int]:
+    ranks = get_encoding(name)._mergeable_ranks
+    lengths = [0] * (max(ranks.values()) + 1)
+    for token, rank in ranks.items():
+        lengths[rank] = len(token)
+    return lengths
+
+
+@functools.cache
+def _digit_groups_are_single_tokens(name: EncodingName) -> bool:
+    encoding = get_encoding(name)
+    groups = (f"{n:0{width}d}" for width in (1, 2, 3) for n in range(10**width))
+    return all(len(encoding.encode_ordinary(group)) == 1 for group in groups)
+
+
+@functools.cache
+def _max_token_bytes(name: EncodingName) -> int:
+    return max(map(len, get_encoding(name).token_byte_values()))
