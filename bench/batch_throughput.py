@@ -22,11 +22,19 @@ an RPM limit: the limiter admits at most rpm / 60 + 1 per second, and scheduling
 a slot and the request reaching the server can move one more into a window); a 429 would show
 in the 429s column. The "bare threads" rows call `Summarizer.summarize` from plain threads with
 none of the batch machinery: the ceiling that the pipeline and SDK set on this machine.
+
+The "raw async SDK" rows are what a hand-rolled script does with the same items: one
+`openai.AsyncOpenAI` client, an `asyncio.Semaphore` of the concurrency, the request body our
+pipeline sends for each article (recorded beforehand, untimed: the raw script pays no prompt
+building), `json.loads` of each answer and one JSON file written per item. Issue 12's target:
+the batch at concurrency 8 and 32 reaches at least 0.95x of the raw SDK's items per second, in
+the same run; the ratio rows print it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import sys
@@ -45,8 +53,12 @@ from pydantic import SecretStr  # noqa: E402
 
 from summarizer.batch import BatchOptions, discover, run_batch  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
+from summarizer.llm import Completion, CompletionRequest  # noqa: E402
+from summarizer.llm.factory import create_backend  # noqa: E402
+from summarizer.llm.openai_backend import strict_json_schema  # noqa: E402
+from summarizer.schemas import Usage  # noqa: E402
 from summarizer.service import Summarizer  # noqa: E402
-from tests.fakes import answer_http_request  # noqa: E402
+from tests.fakes import answer_http_request, plausible_answer  # noqa: E402
 from tests.openai_server import OpenAIServer  # noqa: E402
 
 TARGET = 0.95
@@ -58,6 +70,7 @@ class Config:
     concurrency: int
     rpm: float | None = None
     bare: bool = False
+    raw: bool = False
 
     def items(self, rounds: int, latency: float) -> int:
         """Articles for `rounds` rounds of calls at this configuration's bound."""
@@ -193,14 +206,98 @@ def run_bare_threads(config: Config, settings: Settings, articles: Path) -> None
     service.close()
 
 
-def run_config(config: Config, server: ServerProcess, articles: Path, work: Path) -> dict[str, Any]:
+class RecordingBackend:
+    """The real OpenAI backend's identity (so prompts are sized exactly as in a batch), with
+    every request kept and answered in-process: how the raw rows learn the bodies to send."""
+
+    def __init__(self, settings: Settings) -> None:
+        real = create_backend(settings)
+        self.identity = real.identity
+        self.requests: list[CompletionRequest] = []
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        self.requests.append(request)
+        return Completion(text=plausible_answer(request), finish_reason="stop", usage=Usage())
+
+
+def request_bodies(settings: Settings, articles: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(article name, chat-completions body) for every article, as our pipeline sends it."""
+    bodies = []
+    for item in discover([str(articles)]).items:
+        assert item.source is not None
+        backend = RecordingBackend(settings)
+        Summarizer(settings, backend=backend).summarize(item.source)
+        (request,) = backend.requests  # one call per short article
+        bodies.append(
+            (
+                item.id,
+                {
+                    "model": settings.model,
+                    "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": {
+                            "name": request.schema_name,
+                            "strict": True,
+                            "schema": strict_json_schema(request.json_schema),
+                        },
+                    },
+                    "max_tokens": request.max_tokens,
+                    "temperature": request.temperature,
+                    "seed": request.seed,
+                },
+            )
+        )
+    return bodies
+
+
+def run_raw_sdk(
+    config: Config, settings: Settings, bodies: list[tuple[str, dict[str, Any]]], out: Path
+) -> None:
+    """The hand-rolled baseline: AsyncOpenAI, a semaphore, json.loads, a file per item."""
+    import openai
+
+    out.mkdir(parents=True)
+
+    async def main() -> None:
+        assert settings.api_key is not None
+        client = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key.get_secret_value(),
+            timeout=settings.timeout,
+            max_retries=0,
+        )
+        slots = asyncio.Semaphore(config.concurrency)
+
+        async def one(name: str, body: dict[str, Any]) -> None:
+            async with slots:
+                response = await client.chat.completions.create(**body)
+            answer = json.loads(response.choices[0].message.content or "")
+            (out / f"{name}.json").write_text(json.dumps(answer), encoding="utf-8")
+
+        await asyncio.gather(*(one(name, body) for name, body in bodies))
+        await client.close()
+
+    asyncio.run(main())
+
+
+def run_config(
+    config: Config,
+    server: ServerProcess,
+    articles: Path,
+    work: Path,
+    bodies: list[tuple[str, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     settings = settings_for(server, work)
     items = len(list(articles.iterdir()))
     server.take_answers()
     started = time.perf_counter()
-    if config.bare:
+    rate_limited: int | None = None
+    if config.raw:
+        assert bodies is not None
+        run_raw_sdk(config, settings, bodies, work / config.name)
+    elif config.bare:
         run_bare_threads(config, settings, articles)
-        rate_limited: int | None = None
     else:
         rate_limited = run_batch_config(config, settings, articles, work)
     elapsed = time.perf_counter() - started
@@ -225,7 +322,7 @@ def run_config(config: Config, server: ServerProcess, articles: Path, work: Path
         "peak_in_flight": peak_in_flight(arrivals, server.latency),
         "peak_per_1s": peak_per_second(arrivals),
         "rate_limited_calls": rate_limited,
-        "bare": config.bare,
+        "bare": config.bare or config.raw,
     }
 
 
@@ -246,6 +343,8 @@ def main() -> None:
         Config(f"c8-rpm{args.rpm:g}", 8, rpm=args.rpm),
         Config("c8 bare threads", 8, bare=True),
         Config("c32 bare threads", 32, bare=True),
+        Config("c8 raw async SDK", 8, raw=True),
+        Config("c32 raw async SDK", 32, raw=True),
     ]
     with tempfile.TemporaryDirectory() as temp, ServerProcess(args.latency) as server:
         work = Path(temp)
@@ -257,7 +356,8 @@ def main() -> None:
             articles = work / f"articles-{items}"
             if not articles.exists():
                 write_articles(articles, items)
-            rows.append(run_config(config, server, articles, work))
+            bodies = request_bodies(settings_for(server, work), articles) if config.raw else None
+            rows.append(run_config(config, server, articles, work, bodies))
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -279,6 +379,18 @@ def main() -> None:
             f"{row['fraction']:.1%}{verdict} | {row['seconds']} | "
             f"{row['server_span_fraction']:.1%} | {row['peak_in_flight']} | "
             f"{row['peak_per_1s']} | {'-' if row['bare'] else row['rate_limited_calls']} |"
+        )
+    by_name = {row["config"]: row for row in rows}
+    print()
+    print("| batch vs raw async SDK | batch items/s | raw items/s | ratio | target |")
+    print("|---|---|---|---|---|")
+    for concurrency in (8, 32):
+        ours, raw = by_name[f"c{concurrency}"], by_name[f"c{concurrency} raw async SDK"]
+        ratio = ours["items_per_s"] / raw["items_per_s"]
+        verdict = "met" if ratio >= TARGET else "missed"
+        print(
+            f"| concurrency {concurrency} | {ours['items_per_s']} | {raw['items_per_s']} | "
+            f"{ratio:.2f}x | >= {TARGET}x: {verdict} |"
         )
 
 
