@@ -77,22 +77,26 @@ def plain_schema(model: type[BaseModel]) -> dict[str, Any]:
     return result
 
 
-def digest_schema(ids: Sequence[int], claims: tuple[int, int] = (MIN_CLAIMS, 8)) -> dict[str, Any]:
-    """`ChunkDigest` whose claims may cite only `ids`, `claims` = (least, most) of them."""
+def digest_schema(
+    ids: Sequence[int], claims: tuple[int, int] = (MIN_CLAIMS, 8), *, claims_first: bool = False
+) -> dict[str, Any]:
+    """`ChunkDigest` whose claims may cite only `ids`, `claims` = (least, most) of them.
+
+    `claims_first` lists `claims` right after the headline, so a grammar has the model write them
+    before the summary and key points; a per-model choice, measured (`CatalogueEntry.claims_first`).
+    """
     schema = plain_schema(ChunkDigest)
     sentence_id_field(schema)["items"] = {"type": "integer", "enum": list(ids)}
     _shape_summary(schema)
     field_schema = schema["properties"]["claims"]
     field_schema["minItems"], field_schema["maxItems"] = claims
-    # Claims are written right after the headline, before the summary: generated after the
-    # summary and key points, Qwen2.5-Coder-1.5B copied their sentences again as claims (seed
-    # 000: 4 of 8 dropped as repeats, two calls); first, it wrote 8 distinct claims in one call.
-    properties = schema["properties"]
-    schema["properties"] = {
-        "headline": properties["headline"],
-        "claims": properties["claims"],
-        **{name: value for name, value in properties.items() if name not in ("headline", "claims")},
-    }
+    if claims_first:
+        properties = schema["properties"]
+        first = ("headline", "claims")
+        schema["properties"] = {
+            **{name: properties[name] for name in first},
+            **{name: value for name, value in properties.items() if name not in first},
+        }
     claim = schema["$defs"]["CitedClaim"]["properties"]
     claim["text"]["pattern"] = sentence_pattern(CLAIM_CHARS)
     for option in claim["speaker"]["anyOf"]:

@@ -33,3 +33,6 @@ class PipelineOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Chunks mapped at once; >1 only pays off for remote endpoints (a local model is one CPU).
     map_concurrency: int = 1
+    # The digest's claims written before its summary and key points (`call_schemas.digest_schema`):
+    # from the backend's profile, set only for models where it was measured to help.
+    claims_first: bool = False

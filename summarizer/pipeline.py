@@ -307,7 +307,9 @@ class _Run:
                     "max_claims": str(claims[1]),
                 },
                 ChunkDigest,
-                digest_schema([s.id for s in chunk.sentences], claims),
+                digest_schema(
+                    [s.id for s in chunk.sentences], claims, claims_first=self.options.claims_first
+                ),
                 check=lambda d: describe(digest_problems(d, texts, claims)),
             )
             return tidy(raw, texts, claims)

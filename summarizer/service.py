@@ -84,6 +84,7 @@ class Summarizer:
             max_reasks=settings.max_reasks,
             retry=retry or RetryPolicy(max_attempts=settings.max_retries),
             map_concurrency=(settings.concurrency if self.profile.identity.name == "openai" else 1),
+            claims_first=self.profile.claims_first,
         )
 
     @property

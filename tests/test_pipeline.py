@@ -370,3 +370,27 @@ def test_concurrent_map_gives_the_same_result_in_order() -> None:
         source, ScriptedBackend(), options(max_chunk_tokens=120, map_concurrency=4)
     )
     assert parallel.model_dump() == serial.model_dump()
+
+
+@pytest.mark.parametrize("claims_first", [False, True])
+def test_the_digest_field_order_follows_the_model_profile(
+    seed_path: Path, claims_first: bool
+) -> None:
+    backend = ScriptedBackend()
+    result = summarize(read_source(str(seed_path)), backend, options(claims_first=claims_first))
+    (request,) = backend.history
+    order = list(request.json_schema["properties"])
+    assert order.index("claims") < order.index("summary") if claims_first else order[-1] == "claims"
+    assert result.claims  # the answer parses whatever the order
+
+
+def test_only_qwen_is_measured_to_want_claims_first(tmp_path: Path) -> None:
+    from summarizer.config import Settings
+    from summarizer.llm.catalogue import catalogue_entry
+    from summarizer.service import Summarizer
+
+    qwen, smollm = catalogue_entry("qwen2.5-coder-1.5b"), catalogue_entry("smollm2-135m")
+    assert qwen is not None and smollm is not None
+    assert (qwen.claims_first, smollm.claims_first) == (True, False)
+    remote = Summarizer(Settings(backend="openai", model="gpt-4o-mini", cache_dir=tmp_path))
+    assert remote.options.claims_first is False  # not measured on any endpoint: the prompt's order

@@ -131,10 +131,13 @@ def test_digest_schema_shapes_every_count_and_string() -> None:
     assert properties["headline"]["pattern"] == TEXT_PATTERN
     merged = merge_schema()["properties"]
     assert (merged["summary"]["minItems"], merged["summary"]["maxItems"]) == (2, 4)
-    # A grammar writes fields in this order: the claims before the summary and key points they
-    # would otherwise copy, and every field still required.
-    assert list(properties) == ["headline", "claims", "summary", "key_points"]
-    assert sorted(schema["required"]) == sorted(properties)
+    # A grammar writes fields in this order: as the prompt lists them, or (a per-model choice)
+    # the claims before the summary and key points they would otherwise copy; all still required.
+    assert list(properties) == ["headline", "summary", "key_points", "claims"]
+    first = digest_schema([4, 5, 6], (4, 7), claims_first=True)
+    assert list(first["properties"]) == ["headline", "claims", "summary", "key_points"]
+    assert first["properties"]["claims"] == properties["claims"]
+    assert sorted(first["required"]) == sorted(properties)
 
 
 def test_copy_detection() -> None:

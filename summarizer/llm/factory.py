@@ -23,6 +23,8 @@ class BackendProfile:
     identity: BackendIdentity
     default_mode: str
     local_path: Path | None = None
+    # The model's digests list claims first (`CatalogueEntry.claims_first`).
+    claims_first: bool = False
 
 
 def describe_backend(settings: Settings) -> BackendProfile:
@@ -42,6 +44,7 @@ def describe_backend(settings: Settings) -> BackendProfile:
             ),
             default_mode=resolved.default_mode,
             local_path=resolved.path,
+            claims_first=resolved.claims_first,
         )
     from summarizer.llm.openai_backend import default_context_window
 
