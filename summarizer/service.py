@@ -307,9 +307,9 @@ class Summarizer:
         return self.summarize(read_source(path))
 
     def plan(self, source: Source) -> PlanReport:
-        identity = self.profile.identity
         from summarizer.pipeline import plan
 
+        identity = self.profile.identity
         estimate = plan(source, self.options, identity=identity, prompts=self.prompts)
         return PlanReport(
             source=source.path,

@@ -124,13 +124,8 @@ class TokenCounter:
 
         One encode gives both the whole text's count and the boundaries its pieces fall on.
         """
-        lengths = self._token_lengths
+        lengths = _token_lengths(self.encoding_name)
         return list(accumulate(map(lengths.__getitem__, self._encoding.encode_ordinary(text))))
-
-    @property
-    def _token_lengths(self) -> list[int]:
-        """Byte length of each ordinary token, indexed by rank."""
-        return _token_lengths(self.encoding_name)
 
     @property
     def digit_groups_are_single_tokens(self) -> bool:
@@ -150,6 +145,7 @@ class TokenCounter:
 
 @functools.cache
 def _token_lengths(name: EncodingName) -> list[int]:
+    """Byte length of each ordinary token, indexed by rank."""
     ranks = get_encoding(name)._mergeable_ranks
     lengths = [0] * (max(ranks.values()) + 1)
     for token, rank in ranks.items():

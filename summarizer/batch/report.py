@@ -94,8 +94,8 @@ def rebuild_results(ledger: Ledger, out_dir: Path, *, unchanged: bool = False) -
     then a file that still matches the digest the last rebuild recorded is left as it is,
     instead of reading and re-serialising every result a second time."""
     path = out_dir / RESULTS_NAME
-    recorded = ledger.results_digest(RESULTS_NAME)
-    if unchanged and recorded is not None and _digest_of(path) == recorded[1:]:
+    recorded = ledger.results_digest(RESULTS_NAME) if unchanged else None
+    if recorded is not None and _digest_of(path) == (recorded.bytes, recorded.sha256):
         return recorded.lines
     written = 0
     size = 0
