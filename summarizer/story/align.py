@@ -6,16 +6,27 @@ spans). A claim is compared with every sentence of every other article by two si
 * **meaning**: cosine similarity of sentence embeddings (the offline MiniLM embedder, or any
   `Embedder`), which sees paraphrase ("landmark document" ~ "breakthrough document");
 * **words**: the share of the claim's content words (stemmed, numbers normalised) that the
-  sentence contains, which keeps names and figures honest.
+  sentence contains, each word weighted by how rare it is among the story's sentences, which
+  keeps names and figures honest without letting the names every outlet repeats carry a match.
 
 A sentence matches when the combined score passes `MATCH_THRESHOLD`. Similarity only proposes:
 it cannot see negation ("refused to sign" scores like "signed"), so whether two matched
 statements agree, differ in wording or contradict is decided afterwards (`relations.py`).
 
+**Clauses.** One outlet's sentence often states two facts another outlet states apart ("...in
+Pyongyang, marking Putin's first visit in 24 years" against "...on his first visit to the Asian
+country in 24 years, expressed..."). So each sentence is also cut into its clauses
+(`clauses.py`), and each claim that copies its sentence's clauses yields *facets*: one clause
+each, looked for in the other articles' clauses as well as their sentences. A claim of several
+clauses is looked for in whole sentences only (as before clauses existed); a facet, or a claim
+that is one clause, in both. Evidence stays the whole sentence either way.
+
 Story claims are grown greedily, the claim that the most articles state first, so a fact every
 outlet reports becomes one story claim supported by all of them instead of five one-article
 claims. A claim whose own evidence an earlier story claim already covers adds nothing and is
 skipped; a sentence may still support several story claims (one sentence can state two facts).
+A facet becomes a story claim only where it reaches more articles than its whole claim and no
+chosen claim already states it in every article it reaches.
 """
 
 from __future__ import annotations
@@ -28,12 +39,16 @@ from typing import Any
 from summarizer.chunking import Sentence
 from summarizer.llm.embedder import Embedder
 from summarizer.schemas import Claim
+from summarizer.story.clauses import clauses, content_size
 from summarizer.text import content_tokens
 
 # Weights and threshold of the combined score, chosen on the seed story (docs/story.md).
 MEANING_WEIGHT = 0.7
 WORDS_WEIGHT = 0.3
 MATCH_THRESHOLD = 0.6
+# A facet stands for a statement of its own only with this many content words ("Putin said the
+# agreement" is a fragment, not a fact).
+MIN_FACET_WORDS = 4
 # How much closer another sentence of the seed's article may be to a candidate than the seed's
 # own evidence is, for the candidate still to match (see `reciprocal`).
 RECIPROCAL_SLACK = 0.1
@@ -67,9 +82,16 @@ class Site:
     end: int
     claim: Claim | None
     score: float
+    # The stretch that matched: the sentence itself, or one clause of it.
+    unit: tuple[int, int] | None = None
+
+    @property
+    def unit_span(self) -> tuple[int, int]:
+        return self.unit if self.unit is not None else (self.start, self.end)
 
     def overlaps(self, other: Site) -> bool:
-        return self.article == other.article and self.start < other.end and other.start < self.end
+        (start, end), (other_start, other_end) = self.unit_span, other.unit_span
+        return self.article == other.article and start < other_end and other_start < end
 
 
 @dataclass
@@ -80,6 +102,7 @@ class Group:
 
     seed: Claim
     seed_article: str
+    facet: bool = False  # the seed is one clause of an article's claim
     sites: dict[str, Site] = field(default_factory=dict)
     denials: dict[str, Site] = field(default_factory=dict)
 
@@ -101,78 +124,104 @@ def _words(text: str) -> frozenset[str]:
 def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
     """Candidate story claims, the most widely stated first; see the module docstring.
 
-    Scores are matrices (numpy): every claim against every sentence, and every sentence against
-    every sentence for the second pass, so a 50-article story is a few matrix products rather
-    than millions of Python-level comparisons.
+    Scores are matrices (numpy): every probe (claim or facet) against every unit (sentence or
+    clause), and every unit against every unit for the second pass, so a 50-article story is a
+    few matrix products rather than millions of Python-level comparisons.
     """
     import numpy as np
 
-    sentences = [(a.id, s) for a in articles for s in a.sentences]
-    claims = [(a.id, c) for a in articles for c in a.claims]
-    if not claims or not sentences:
+    units = [u for a in articles for u in _units(a)]
+    probes = [p for a in articles for p in _probes(a)]
+    if not probes or not units:
         return []
     vectors = np.asarray(
-        embedder.embed([s.text for _, s in sentences] + [c.text for _, c in claims]),
-        dtype=np.float64,
+        embedder.embed([u.text for u in units] + [p.claim.text for p in probes]),
+        dtype=np.float32,
     )
-    sentence_vectors, claim_vectors = vectors[: len(sentences)], vectors[len(sentences) :]
-    sentence_bags, claim_bags = _bags(
-        [_words(s.text) for _, s in sentences], [_words(c.text) for _, c in claims]
+    unit_vectors, probe_vectors = vectors[: len(units)], vectors[len(units) :]
+    unit_bags, probe_bags = _bags(
+        [_words(u.text) for u in units], [_words(p.claim.text) for p in probes]
     )
-    alike = sentence_vectors @ sentence_vectors.T
-    claim_scores = _combined(claim_vectors @ sentence_vectors.T, claim_bags, sentence_bags)
-    # Sentence x sentence, for the second pass: an article that words the claim its own way
-    # is often closer to another article's wording of it than to the claim itself.
-    sentence_scores = _combined(alike, sentence_bags, sentence_bags)
+    # A claim of several clauses is looked for in whole sentences; a one-clause statement (a
+    # facet, or a short claim) in clauses too.
+    whole = np.array([u.start == u.sentence.start and u.end == u.sentence.end for u in units])
+    alike = unit_vectors @ unit_vectors.T
+    weights = _rarity(unit_bags[whole])
+    probe_scores = _combined(probe_vectors @ unit_vectors.T, probe_bags, unit_bags, weights)
+    # Unit x unit, for the second pass: an article that words the claim its own way is often
+    # closer to another article's wording of it than to the claim itself.
+    unit_scores = _combined(alike, unit_bags, unit_bags, weights)
     spans: dict[str, tuple[int, int]] = {}
-    for index, (owner, _) in enumerate(sentences):
-        first, _ = spans.get(owner, (index, index))
-        spans[owner] = (first, index + 1)  # an article's sentences are contiguous
-    # The closest any sentence of each article comes to each sentence (for `reciprocal`).
-    closest = {a.id: alike[:, slice(*spans[a.id])].max(axis=1) for a in articles if a.sentences}
-    denying = np.array([DENIAL_PATTERN.search(s.text) is not None for _, s in sentences])
-    start_of = {(owner, s.start): i for i, (owner, s) in enumerate(sentences)}
+    for index, unit in enumerate(units):
+        first, _ = spans.get(unit.article, (index, index))
+        spans[unit.article] = (first, index + 1)  # an article's units are contiguous
+    denying = np.array([DENIAL_PATTERN.search(u.text) is not None for u in units])
+    # The closest any unit (any sentence, for a claim looked for in sentences) of each article
+    # comes to each unit, for `reciprocal`.
+    closest = {
+        clause: {
+            a: np.where(clause | whole[slice(*span)], alike[:, slice(*span)], -np.inf).max(axis=1)
+            for a, span in spans.items()
+        }
+        for clause in (False, True)
+    }
+    index_of = {(u.article, u.start, u.end): i for i, u in enumerate(units)}
+    by_id = {a.id: a for a in articles}
 
     groups: list[Group] = []
-    for row, (article_id, claim) in enumerate(claims):
+    for row, probe in enumerate(probes):
+        article_id, (seed_start, seed_end) = probe.article, probe.span
         first, last = spans.get(article_id, (0, 0))
         seed_columns = [
-            i for i in range(first, last) if claim.span[0] <= sentences[i][1].start < claim.span[1]
-        ]
-        # The candidate's own closest sentence in the seed's article must be the seed's
-        # evidence (or nearly as close): a lead sentence that resembles everything matches
-        # nothing in particular.
+            i
+            for i in range(first, last)
+            if seed_start <= units[i].start < seed_end and (probe.clause or whole[i])
+        ] or [i for i in range(first, last) if units[i].start <= seed_start < units[i].end]
+        # The candidate's own closest unit in the seed's article must be the seed's evidence
+        # (or nearly as close): a lead sentence that resembles everything matches nothing in
+        # particular.
         reciprocal = (
-            alike[:, seed_columns].max(axis=1) >= closest[article_id] - RECIPROCAL_SLACK
+            alike[:, seed_columns].max(axis=1)
+            >= closest[probe.clause][article_id] - RECIPROCAL_SLACK
             if seed_columns
-            else np.ones(len(sentences), dtype=bool)
+            else np.ones(len(units), dtype=bool)
         )
-        group = Group(seed=claim, seed_article=article_id)
-        group.sites[article_id] = Site(article_id, claim.span[0], claim.span[1], claim, 1.0)
-        values = claim_scores[row]
-        for second_pass in (False, True):
+        group = Group(seed=probe.claim, seed_article=article_id, facet=probe.facet)
+        owner = by_id[article_id]
+        sentence = _sentence_around(owner, seed_start, seed_end)
+        group.sites[article_id] = Site(
+            article_id,
+            *(probe.claim.span if not probe.facet else (sentence.start, sentence.end)),
+            probe.origin,
+            1.0,
+            unit=probe.span,
+        )
+        values = probe_scores[row]
+        # A facet is matched directly only: carried on through other articles' wordings (the
+        # second pass), a clause about Russia and Ukraine spreads to every sentence naming them.
+        for second_pass in (False, True)[: 1 if probe.facet else 2]:
             if second_pass:
-                matched = [start_of[(a, site.start)] for a, site in group.sites.items()
-                           if a != article_id and (a, site.start) in start_of]  # fmt: skip
+                matched = [index_of[(a, *site.unit_span)] for a, site in group.sites.items()
+                           if a != article_id and (a, *site.unit_span) in index_of]  # fmt: skip
                 if matched:
-                    values = np.maximum(values, sentence_scores[matched].max(axis=0))
+                    values = np.maximum(values, unit_scores[matched].max(axis=0))
             for other in articles:
                 if other.id == article_id or other.id not in spans:
                     continue
                 lo, hi = spans[other.id]
                 scores = values[lo:hi]
                 matches = (scores >= MATCH_THRESHOLD) & reciprocal[lo:hi]
+                if not probe.clause:
+                    matches &= whole[lo:hi]
                 if matches.any() and other.id not in group.sites:
                     best = int(np.argmax(np.where(matches, scores, -np.inf)))
-                    group.sites[other.id] = _site(other, sentences[lo + best][1], scores[best])
+                    group.sites[other.id] = _site(other, units[lo + best], scores[best])
                 denials = denying[lo:hi] & (scores >= DENIAL_THRESHOLD)
                 if denials.any():
                     best = int(np.argmax(np.where(denials, scores, -np.inf)))
                     known = group.denials.get(other.id)
                     if known is None or scores[best] > known.score:
-                        group.denials[other.id] = _site(
-                            other, sentences[lo + best][1], scores[best]
-                        )
+                        group.denials[other.id] = _site(other, units[lo + best], scores[best])
         groups.append(group)
 
     order = {a.id: n for n, a in enumerate(articles)}
@@ -181,21 +230,124 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
             -len(g.sites),
             -sum(s.score for s in g.sites.values()),
             order[g.seed_article],
-            g.seed.span[0],
+            g.sites[g.seed_article].unit_span[0],
+            g.facet,
         )
     )
+    # Whole claims first, as if there were no facets: the widest first, each skipped when an
+    # earlier one already states its evidence.
     chosen: list[Group] = []
     for group in groups:
         seed_site = group.sites[group.seed_article]
-        if any(seed_site.overlaps(site) for kept in chosen for site in kept.sites.values()):
-            continue  # an earlier, wider story claim already states this
+        if group.facet or any(
+            seed_site.overlaps(site) for kept in chosen for site in kept.sites.values()
+        ):
+            continue
         chosen.append(group)
-    return chosen
+    # Then a facet, where it reaches more articles than its whole claim and no story claim
+    # already states it in every article it reaches. It never hides the whole claim, which
+    # says more.
+    reach = {(g.seed_article, g.seed.id): len(g.sites) for g in groups if not g.facet}
+    for group in groups:
+        if not group.facet or len(group.sites) <= reach[(group.seed_article, group.seed.id)]:
+            continue
+        if any(_covers(kept, group) for kept in chosen):
+            continue
+        chosen.append(group)
+    rank = {id(g): n for n, g in enumerate(groups)}
+    return sorted(chosen, key=lambda g: rank[id(g)])
 
 
-def _site(article: Article, sentence: Sentence, score: float) -> Site:
+def _covers(kept: Group, group: Group) -> bool:
+    """`kept` has a site overlapping `group`'s in every article of `group`."""
+    return all(
+        article in kept.sites and kept.sites[article].overlaps(site)
+        for article, site in group.sites.items()
+    )
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A stretch alignment compares: a whole sentence, or one clause of it."""
+
+    article: str
+    start: int
+    end: int
+    text: str
+    sentence: Sentence
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What is looked for in the other articles: an article's claim, or one clause of it
+    (a facet) found verbatim in its evidence."""
+
+    article: str
+    claim: Claim  # for a facet, the article's claim with the clause as its text
+    span: tuple[int, int]
+    facet: bool
+    origin: Claim  # the article's claim itself
+    clause: bool  # one clause long (a facet, or a claim without a break)
+
+
+def _units(article: Article) -> list[_Unit]:
+    found: list[_Unit] = []
+    for sentence in article.sentences:
+        found.append(_Unit(article.id, sentence.start, sentence.end, sentence.text, sentence))
+        parts = clauses(sentence.text)
+        if len(parts) < 2:
+            continue
+        for start, end in parts:
+            begin, finish = sentence.start + start, sentence.start + end
+            found.append(_Unit(article.id, begin, finish, article.text[begin:finish], sentence))
+    return found
+
+
+def _probes(article: Article) -> list[_Probe]:
+    found: list[_Probe] = []
+    for claim in article.claims:
+        parts = clauses(claim.text)
+        found.append(
+            _Probe(article.id, claim, claim.span, False, origin=claim, clause=len(parts) < 2)
+        )
+        if len(parts) < 2:
+            continue
+        evidence = article.text[claim.span[0] : claim.span[1]]
+        for start, end in parts:
+            piece = claim.text[start:end]
+            if content_size(piece) < MIN_FACET_WORDS:
+                continue
+            at = evidence.find(piece)
+            if at < 0:
+                continue  # the claim words it its own way: no verbatim facet to point at
+            begin = claim.span[0] + at
+            facet = claim.model_copy(update={"text": piece[:1].upper() + piece[1:]})
+            found.append(
+                _Probe(
+                    article.id, facet, (begin, begin + len(piece)), True, origin=claim, clause=True
+                )
+            )
+    return found
+
+
+def _sentence_around(article: Article, start: int, end: int) -> Sentence:
+    for sentence in article.sentences:
+        if sentence.start <= start < sentence.end:
+            return sentence
+    raise ValueError(f"no sentence of {article.id} holds offset {start}")
+
+
+def _site(article: Article, unit: _Unit, score: float) -> Site:
+    sentence = unit.sentence
     own = _claim_covering(article, sentence)
-    return Site(article.id, sentence.start, sentence.end, own, score=round(float(score), 3))
+    return Site(
+        article.id,
+        sentence.start,
+        sentence.end,
+        own,
+        score=round(float(score), 3),
+        unit=(unit.start, unit.end),
+    )
 
 
 def _bags(*word_sets: Sequence[frozenset[str]]) -> list[Any]:
@@ -216,13 +368,24 @@ def _bags(*word_sets: Sequence[frozenset[str]]) -> list[Any]:
     return matrices
 
 
-def _combined(meaning: Any, probe_bags: Any, sentence_bags: Any) -> Any:
-    """MEANING_WEIGHT x cosine + WORDS_WEIGHT x the share of each probe's words in each
-    sentence (the matrix form of `word_share`)."""
+def _rarity(sentences: Any) -> Any:
+    """Per word, how rare it is among the story's sentences (smoothed inverse document
+    frequency): names every outlet repeats ("Putin", "North Korea") weigh less than the words
+    that say what happened ("visit", "24")."""
     import numpy as np
 
-    shared = (probe_bags @ sentence_bags.T).astype(np.float64)
-    sizes = probe_bags.sum(axis=1, dtype=np.float64)[:, None]
+    frequency = sentences.sum(axis=0)
+    return (np.log((len(sentences) + 1) / (frequency + 1)) + 1).astype(np.float32)
+
+
+def _combined(meaning: Any, probe_bags: Any, sentence_bags: Any, weights: Any) -> Any:
+    """MEANING_WEIGHT x cosine + WORDS_WEIGHT x the share of each probe's words in each
+    sentence, each word weighted by its rarity (`_rarity`; the matrix form of `word_share`)."""
+    import numpy as np
+
+    weighted = probe_bags * weights
+    shared = weighted @ sentence_bags.T
+    sizes = weighted.sum(axis=1)[:, None]
     share = np.divide(shared, sizes, out=np.zeros_like(shared), where=sizes > 0)
     return MEANING_WEIGHT * meaning + WORDS_WEIGHT * share
 
