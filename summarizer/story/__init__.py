@@ -116,7 +116,8 @@ def build_story(
             "one by one instead)"
         )
     warnings.extend(_unrelated(aligned, articles, claims))
-    summary = compose_summary(claims, aligned)
+    facets = {claim.id for claim, group in zip(claims, groups, strict=True) if group.facet}
+    summary = compose_summary(claims, aligned, facets)
     spans: list[Span] = [s for c in claims for s in c.support]
     spans += [w for v in variants for w in v.wordings]
     spans += [s for d in disagreements for p in d.positions for s in p.spans]

@@ -8,7 +8,7 @@ story is refused rather than emitted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from summarizer.errors import PlanError
 from summarizer.headlines import headline
@@ -106,18 +106,24 @@ def compose_claims(
     return claims, variants, disagreements, matrix
 
 
-def compose_summary(claims: Sequence[StoryClaim], articles: Sequence[Article]) -> StorySummary:
-    """The most widely stated claims, in the order the first article tells them."""
+def compose_summary(
+    claims: Sequence[StoryClaim], articles: Sequence[Article], clauses: Set[str] = frozenset()
+) -> StorySummary:
+    """The most widely stated claims, in the order the first article tells them, under a
+    headline made of the most widely stated one. Claims whose text is one clause of a sentence
+    (`clauses`, by id) are not sentences, so not summary sentences either."""
     rank = {Coverage.ALL: 0, Coverage.SEVERAL: 1, Coverage.SINGLE: 2}
     order = {a.id: n for n, a in enumerate(articles)}
-    chosen = sorted(claims, key=lambda c: (rank[c.coverage], -len(c.support), -_mean_score(c)))[
+    whole = [c for c in claims if c.id not in clauses]
+    chosen = sorted(whole, key=lambda c: (rank[c.coverage], -len(c.support), -_mean_score(c)))[
         :SUMMARY_SENTENCES
     ]
-    chosen.sort(key=lambda c: (order[c.support[0].source], c.support[0].span[0]))
     if not chosen:
         return StorySummary(headline="", sentences=[])
+    widest = chosen[0]
+    chosen.sort(key=lambda c: (order[c.support[0].source], c.support[0].span[0]))
     return StorySummary(
-        headline=headline(chosen[0].text),
+        headline=headline(widest.text),
         sentences=[SummarySentence(text=c.text, claim_ids=[c.id]) for c in chosen],
     )
 

@@ -82,6 +82,9 @@ def test_a_clause_stated_alone_elsewhere_becomes_a_story_claim_of_its_own(tmp_pa
     assert evidence == {"a1": LONG, "a2": CHEERED, "a3": HAILED}
     for support in claim.support:
         assert texts[support.source][support.span[0] : support.span[1]] == support.evidence
+    # A clause is not a sentence: the consolidated summary is made of whole claims only.
+    cited = {i for sentence in story.summary.sentences for i in sentence.claim_ids}
+    assert story.summary.sentences and claim.id not in cited
     # The whole claim says more (the treaty) and stays, with its own, narrower support.
     treaty = next(c for c in story.claims if c.text.startswith("The mutual defence treaty"))
     assert [s.source for s in treaty.support] == ["a1"]

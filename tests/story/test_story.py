@@ -286,3 +286,15 @@ def test_a_headline_is_the_news_clause_not_the_lead_in() -> None:
     assert (
         headline("On Wednesday, the two leaders signed.") == "On Wednesday, the two leaders signed"
     )
+
+
+def test_the_story_headline_is_the_most_widely_stated_claim(tmp_path: Path) -> None:
+    inputs = [
+        article(WEATHER, TREATY, path="a.txt"),
+        article(TREATY, FERRY, path="b.txt"),
+        article(TREATY, path="c.txt"),
+    ]
+    story = tell(tmp_path, *inputs)
+    # The summary follows the first article's order (the snow first), the headline does not.
+    assert "snow" in story.summary.sentences[0].text
+    assert story.summary.headline.startswith("Putin and Kim signed a mutual defence treaty")
