@@ -31,7 +31,7 @@ from summarizer.chunking import render_sentences, split_sentences
 from summarizer.llm import CompletionRequest, Message
 from summarizer.llm.catalogue import ResolvedModel, installed_entries, resolve_local_model
 from summarizer.llm.local_backend import EvalTimings, LocalBackend
-from summarizer.schemas import SentenceSelection
+from summarizer.replies import SentenceSelection
 from summarizer.tokens import TokenCounter
 
 SYSTEM = "You are a careful news editor. Answer with one JSON object and nothing else."

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from summarizer.schemas import ChunkDigest, MergedSummary, RelationBatch, SentenceSelection
+from summarizer.replies import ChunkDigest, MergedSummary, RelationBatch, SentenceSelection
 from summarizer.wellformed import (
     CLAIM_CHARS,
     HEADLINE_CHARS,

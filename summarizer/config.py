@@ -41,6 +41,10 @@ BackendName = Literal["openai", "local"]
 Mode = Literal["auto", "abstractive", "extractive"]
 # How each claim is checked against its evidence (see summarizer.support).
 CheckMethod = Literal["off", "lexical", "combined", "judge"]
+# The offline checker's version (`summarizer/support/checker.py`): bump when its signals or
+# weights change. Part of the document cache key, so kept here, where a cache hit can read it
+# without importing the checker.
+CHECKER_VERSION = "1"
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_LOCAL_MODEL = "smollm2-135m"

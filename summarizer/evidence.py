@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from summarizer.chunking import Sentence
-from summarizer.schemas import CitedClaim, Claim, ClaimKind
+from summarizer.replies import CitedClaim
+from summarizer.schemas import Claim, ClaimKind
 
 _QUOTE_MARKS = re.compile(r"[“”\"]")
 _SPEECH_VERBS = (

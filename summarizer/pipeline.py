@@ -54,14 +54,8 @@ from summarizer.llm.calls import CallLayer, UsageMeter, metered
 from summarizer.options import Mode as Mode
 from summarizer.options import PipelineOptions as PipelineOptions
 from summarizer.prompts import PromptLibrary, PromptTemplate
-from summarizer.schemas import (
-    ChunkDigest,
-    MergedSummary,
-    ModelRef,
-    SourceInfo,
-    Summary,
-    SummaryResult,
-)
+from summarizer.replies import ChunkDigest, MergedSummary
+from summarizer.schemas import ModelRef, SourceInfo, Summary, SummaryResult
 from summarizer.selection import (
     count_words,
     rank_rest,

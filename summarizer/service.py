@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from summarizer.cache import CallCache, document_key
-from summarizer.config import Settings
+from summarizer.config import CHECKER_VERSION, Settings
 from summarizer.errors import BackendUnavailable, ConfigError
 from summarizer.llm import Backend, BackendIdentity, Completion, CompletionRequest
 from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter, metered
@@ -24,17 +24,17 @@ from summarizer.llm.factory import BackendProfile, LazyBackend, describe_backend
 from summarizer.options import Mode, PipelineOptions
 from summarizer.pricing import estimate_cost
 from summarizer.prompts import PromptLibrary
-from summarizer.schemas import ModelRef, RelationBatch, SummaryResult, Support, Usage
+from summarizer.schemas import ModelRef, SummaryResult, Support, Usage
 from summarizer.sources import Source, read_source
-from summarizer.support import CHECKER_VERSION, check_support, with_support
-from summarizer.support.judge import ClaimJudgements, judgement_schema
 
 T = TypeVar("T", bound=BaseModel)
 
 if TYPE_CHECKING:
     from summarizer.llm.embedder import Embedder
     from summarizer.pipeline import Plan
+    from summarizer.replies import RelationBatch
     from summarizer.story import StoryArticle, StoryResult
+    from summarizer.support.judge import ClaimJudgements
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,8 @@ class Summarizer:
     ) -> tuple[list[Support], list[str]]:
         """Each (claim, evidence) pair checked by the configured method (`--check-claims`);
         the judge's calls go through the call layer (cached) and are counted in `meter`."""
+        from summarizer.support import check_support  # not needed for a document-cache hit
+
         method = self.settings.check_claims
         with metered(meter) as meter:
             return check_support(
@@ -156,6 +158,8 @@ class Summarizer:
             )
 
     def _with_support(self, result: SummaryResult, meter: UsageMeter) -> SummaryResult:
+        from summarizer.support import with_support
+
         supports, warnings = self.check_support(
             [(c.text, c.evidence) for c in result.claims], meter=meter
         )
@@ -268,11 +272,14 @@ class Summarizer:
         self, meter: UsageMeter
     ) -> Callable[[str, Sequence[int], Sequence[str]], RelationBatch]:
         from summarizer.call_schemas import relation_schema
+        from summarizer.replies import RelationBatch
 
         call = self._template_call("relate", RelationBatch, meter)
         return lambda groups, numbers, ids: call({"groups": groups}, relation_schema(numbers, ids))
 
     def _claim_judge(self, meter: UsageMeter) -> Callable[[str, Sequence[int]], ClaimJudgements]:
+        from summarizer.support.judge import ClaimJudgements, judgement_schema
+
         call = self._template_call("check_claims", ClaimJudgements, meter)
         return lambda claims, numbers: call({"claims": claims}, judgement_schema(numbers))
 

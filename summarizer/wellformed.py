@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from summarizer.schemas import ChunkDigest, CitedClaim, MergedSummary
+from summarizer.replies import ChunkDigest, CitedClaim, MergedSummary
 
 SUMMARY_SENTENCES = (2, 4)
 KEY_POINTS = (3, 5)

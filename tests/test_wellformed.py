@@ -12,7 +12,8 @@ from summarizer.call_schemas import digest_schema, merge_schema, sentence_patter
 from summarizer.evidence import attributed
 from summarizer.llm import CompletionRequest
 from summarizer.pipeline import PipelineOptions, summarize
-from summarizer.schemas import ChunkDigest, CitedClaim, ClaimKind
+from summarizer.replies import ChunkDigest, CitedClaim
+from summarizer.schemas import ClaimKind
 from summarizer.sources import source_from_text
 from summarizer.wellformed import (
     CLAIM_CHARS,

@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from summarizer.errors import BackendUnavailable, CacheError
+from summarizer.llm.catalogue import BertArchive
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,21 +47,6 @@ _CHUNK = 1 << 20
 _WORD_START = "\u2581"
 # A safetensors header above this is not a BERT checkpoint's; refuse before allocating it.
 _MAX_HEADER_BYTES = 16 << 20
-
-
-class BertArchive(BaseModel):
-    """What a checkpoint archive must contain, each member pinned by SHA-256."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weights: str = "model.safetensors"
-    weights_sha256: str
-    tokenizer: str = "tokenizer.json"
-    tokenizer_sha256: str
-    config: str = "config.json"
-    pooling_config: str = "1_Pooling/config.json"
-    # general.name in the GGUF file.
-    model_name: str
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from typing import IO, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from summarizer.errors import BackendUnavailable, CacheError, ConfigError
-from summarizer.llm.bert_gguf import BertArchive, convert
 
 Mode = Literal["abstractive", "extractive"]
 
@@ -43,19 +42,19 @@ _CHUNK = 1 << 20
 _GGUF_MAGIC = b"GGUF"
 
 
-class PackagedFile(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PackagedFile:
     """One file inside one installed distribution, as its RECORD names it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     distribution: str
     version: str
     path: str
 
 
-class CatalogueEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class CatalogueEntry:
+    # Plain frozen dataclasses, not pydantic models: the catalogue is constant data, and a
+    # cache hit imports it (building pydantic models at import cost ~10 ms of it).
     name: str
     title: str
     # The file's name once assembled; a single-part model is used where it is installed.
@@ -444,9 +443,23 @@ def _not_installed(entry: CatalogueEntry, missing: list[str]) -> BackendUnavaila
 # --- sentence embedders, converted once from a packaged checkpoint ---------------------------
 
 
-class EmbeddingEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class BertArchive:
+    """What a checkpoint archive must contain, each member pinned by SHA-256
+    (`bert_gguf.convert` reads it)."""
 
+    weights: str = "model.safetensors"
+    weights_sha256: str
+    tokenizer: str = "tokenizer.json"
+    tokenizer_sha256: str
+    config: str = "config.json"
+    pooling_config: str = "1_Pooling/config.json"
+    # general.name in the GGUF file.
+    model_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingEntry:
     name: str
     title: str
     # The converted GGUF, written into models_dir.
@@ -555,6 +568,8 @@ def _convert(entry: EmbeddingEntry, path: Path, models_dir: Path) -> None:
         install_command=entry.install_command,
         models_dir=models_dir,
     )
+    from summarizer.llm.bert_gguf import convert  # only when converting
+
     digest = convert(archive, path, entry.checkpoint)
     if digest != entry.sha256:
         path.unlink()

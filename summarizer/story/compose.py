@@ -12,7 +12,7 @@ from collections.abc import Sequence, Set
 
 from summarizer.errors import PlanError
 from summarizer.headlines import headline
-from summarizer.schemas import Relation
+from summarizer.replies import Relation
 from summarizer.story.align import Article, Group, Site
 from summarizer.story.relations import QuoteWording, Relations
 from summarizer.story.result import (

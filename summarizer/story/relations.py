@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from summarizer.evidence import attributed_speaker
-from summarizer.schemas import Relation, RelationBatch
+from summarizer.replies import Relation, RelationBatch
 from summarizer.story.align import DENIAL_PATTERN, Article, Group, Site, word_share
 from summarizer.text import content_tokens
 

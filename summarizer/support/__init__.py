@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from summarizer.config import CheckMethod
+from summarizer.config import CHECKER_VERSION, CheckMethod
 from summarizer.llm.embedder import Embedder
 from summarizer.schemas import UNCHECKED, Claim, Support
-from summarizer.support.checker import CHECKER_VERSION, VERBATIM, check_offline, is_verbatim
+from summarizer.support.checker import VERBATIM, check_offline, is_verbatim
 from summarizer.support.judge import AskJudge, judge_claims
 
 CHECK_METHODS: tuple[CheckMethod, ...] = ("off", "lexical", "combined", "judge")

@@ -21,8 +21,6 @@ from summarizer.llm.embedder import Embedder
 from summarizer.schemas import Support, SupportVerdict
 from summarizer.support.signals import Signals, lexical_signals, with_similarity
 
-# Bump when the signals or the weights change: it is part of the document cache key.
-CHECKER_VERSION = "1"
 THRESHOLD = 0.5
 # The lowest coverage of any consistent SummEdits summary (evals/calibrate_support.py).
 COVERAGE_FLOOR = 0.4

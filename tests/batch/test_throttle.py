@@ -13,7 +13,7 @@ from summarizer.batch.throttle import ThrottledBackend
 from summarizer.errors import TransientBackendError
 from summarizer.llm import Backend, CompletionRequest, Message
 from summarizer.llm.calls import CallLayer, RetryPolicy, UsageMeter
-from summarizer.schemas import MergedSummary
+from summarizer.replies import MergedSummary
 from summarizer.tokens import TokenCounter
 from tests.batch.test_ratelimit import FakeClock
 from tests.fakes import ScriptedBackend

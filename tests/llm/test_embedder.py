@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 
 from summarizer.chunking import split_sentences
 from summarizer.errors import BackendUnavailable, ConfigError
-from summarizer.llm.bert_gguf import BertArchive, convert
+from summarizer.llm.bert_gguf import convert
 from summarizer.llm.catalogue import (
+    BertArchive,
     EmbeddingEntry,
     PackagedFile,
     ResolvedEmbeddingModel,

@@ -37,7 +37,7 @@ from summarizer.llm.catalogue import (
     verify,
 )
 from summarizer.llm.local_backend import LocalBackend, json_schema_grammar
-from summarizer.schemas import ChunkDigest, MergedSummary, SentenceSelection
+from summarizer.replies import ChunkDigest, MergedSummary, SentenceSelection
 from summarizer.tokens import TokenCounter
 
 REPO = Path(__file__).resolve().parents[2]

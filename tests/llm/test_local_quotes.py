@@ -14,7 +14,7 @@ from summarizer.call_schemas import merge_schema, plain_schema
 from summarizer.chunking import render_sentences, split_sentences
 from summarizer.llm import CompletionRequest, Message
 from summarizer.llm.local_backend import LocalBackend
-from summarizer.schemas import MergedSummary
+from summarizer.replies import MergedSummary
 from summarizer.tokens import TokenCounter
 from summarizer.wellformed import cut_short
 from tests.llm.test_local_backend import installed_smollm2

@@ -33,7 +33,8 @@ from summarizer.llm.openai_backend import (
     retry_after_seconds,
     strict_json_schema,
 )
-from summarizer.schemas import ChunkDigest, CitedClaim, ClaimKind, Usage
+from summarizer.replies import ChunkDigest, CitedClaim
+from summarizer.schemas import ClaimKind, Usage
 from tests.openai_server import (
     TRUNCATED_JSON,
     Behaviour,

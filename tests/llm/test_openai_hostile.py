@@ -20,7 +20,7 @@ from summarizer.errors import BackendError, ConfigError, StructuredOutputError
 from summarizer.llm import CompletionRequest, Message
 from summarizer.llm.calls import CallLayer, RetryPolicy, metered
 from summarizer.llm.openai_backend import OpenAIBackend, text_limit
-from summarizer.schemas import ChunkDigest
+from summarizer.replies import ChunkDigest
 from tests.openai_server import OpenAIServer, http_error, raw, unauthorized, valid
 from tests.support import run_summarizer
 
