@@ -36,3 +36,7 @@ class PipelineOptions:
     # The digest's claims written before its summary and key points (`call_schemas.digest_schema`):
     # from the backend's profile, set only for models where it was measured to help.
     claims_first: bool = False
+    # Abstractive, but the summary text is the program's selection of the article's sentences
+    # and the model writes the rest: auto mode on a model whose own summaries measured below the
+    # selection (`CatalogueEntry.summary_from_selection`).
+    summary_from_selection: bool = False

@@ -256,7 +256,10 @@ class _Run:
         )
         if self.options.mode == "abstractive":
             summary, resolved = self._abstractive(chunks, budget)
-            summary = self._within_budget(summary, sentences)
+            if self.options.summary_from_selection:
+                summary = self._selected_text(summary, sentences)
+            else:
+                summary = self._within_budget(summary, sentences)
         else:
             summary, resolved = self._extractive(sentences)
         claims = merge_claims(resolved, self.source.text)
@@ -384,6 +387,20 @@ class _Run:
         )
         quoted = sorted([*chosen, *points], key=lambda s: s.id)
         return summary, [claim_from_sentence(s) for s in quoted]
+
+    def _selected_text(self, summary: Summary, sentences: Sequence[Sentence]) -> Summary:
+        """The model's headline and key points over the program's selection of the article's
+        sentences (auto mode, for a model whose own summaries measured below the selection)."""
+        words = self.options.summary_words
+        chosen = select_sentences(sentences, words)
+        if not chosen:
+            raise PlanError(f"no sentence of the article fits in {words} words; raise --words")
+        self.warnings.append(
+            f"summary text: the program's choice of the article's sentences, since "
+            f"{self.identity.model}'s own summaries cover fewer facts at equal length "
+            "(auto mode; --mode abstractive keeps the model's)"
+        )
+        return summary.model_copy(update={"text": " ".join(s.text for s in chosen)})
 
     def _within_budget(self, summary: Summary, sentences: Sequence[Sentence]) -> Summary:
         """The model's summary, keeping the whole sentences that fit the word budget; when none

@@ -85,6 +85,9 @@ class Summarizer:
             retry=retry or RetryPolicy(max_attempts=settings.max_retries),
             map_concurrency=(settings.concurrency if self.profile.identity.name == "openai" else 1),
             claims_first=self.profile.claims_first,
+            summary_from_selection=(
+                settings.mode == "auto" and self.profile.summary_from_selection
+            ),
         )
 
     @property

@@ -394,3 +394,50 @@ def test_only_qwen_is_measured_to_want_claims_first(tmp_path: Path) -> None:
     assert (qwen.claims_first, smollm.claims_first) == (True, False)
     remote = Summarizer(Settings(backend="openai", model="gpt-4o-mini", cache_dir=tmp_path))
     assert remote.options.claims_first is False  # not measured on any endpoint: the prompt's order
+
+
+def test_summary_from_selection_keeps_the_models_headline_and_claims(seed_path: Path) -> None:
+    source = read_source(str(seed_path))
+    model = summarize(source, ScriptedBackend(), options(summary_words=65))
+    selection = summarize(source, ScriptedBackend(), options(mode="extractive", summary_words=65))
+    backend = ScriptedBackend()
+    mixed = summarize(source, backend, options(summary_words=65, summary_from_selection=True))
+    # The text is the program's choice, the rest is the model's, from the same one call.
+    assert mixed.summary.text == selection.summary.text != model.summary.text
+    assert count_words(mixed.summary.text) <= 65
+    assert mixed.summary.headline == model.summary.headline
+    assert mixed.summary.key_points == model.summary.key_points
+    assert [c.text for c in mixed.claims] == [c.text for c in model.claims]
+    assert len(backend.history) == 1 and mixed.usage.calls == 1
+    assert mixed.mode == "abstractive"
+    assert any("program's choice of the article's sentences" in w for w in mixed.warnings)
+    assert not any("program's choice" in w for w in model.warnings)
+
+
+def test_auto_mode_takes_the_summary_from_the_selection_only_where_measured(
+    tmp_path: Path,
+) -> None:
+    from summarizer.config import Settings
+    from summarizer.llm import BackendIdentity
+    from summarizer.llm.catalogue import catalogue_entry
+    from summarizer.llm.factory import BackendProfile
+    from summarizer.service import Summarizer
+
+    qwen, smollm = catalogue_entry("qwen2.5-coder-1.5b"), catalogue_entry("smollm2-135m")
+    assert qwen is not None and smollm is not None
+    assert (qwen.summary_from_selection, smollm.summary_from_selection) == (True, False)
+    profile = BackendProfile(
+        identity=BackendIdentity(name="local", model="q@0", context_window=4096),
+        default_mode="abstractive",
+        summary_from_selection=True,
+    )
+
+    def options_for(mode: str) -> PipelineOptions:
+        settings = Settings(backend="local", mode=mode, cache_dir=tmp_path)  # type: ignore[arg-type]
+        return Summarizer(settings, backend=ScriptedBackend(), profile=profile).options
+
+    assert options_for("auto").summary_from_selection is True
+    # Asked for by name, the model's own summary is what the user gets.
+    assert options_for("abstractive").summary_from_selection is False
+    remote = Summarizer(Settings(backend="openai", model="gpt-4o-mini", cache_dir=tmp_path))
+    assert remote.options.summary_from_selection is False

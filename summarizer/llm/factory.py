@@ -25,6 +25,9 @@ class BackendProfile:
     local_path: Path | None = None
     # The model's digests list claims first (`CatalogueEntry.claims_first`).
     claims_first: bool = False
+    # Auto mode takes the summary text from the program's selection
+    # (`CatalogueEntry.summary_from_selection`).
+    summary_from_selection: bool = False
 
 
 def describe_backend(settings: Settings) -> BackendProfile:
@@ -45,6 +48,7 @@ def describe_backend(settings: Settings) -> BackendProfile:
             default_mode=resolved.default_mode,
             local_path=resolved.path,
             claims_first=resolved.claims_first,
+            summary_from_selection=resolved.summary_from_selection,
         )
     from summarizer.llm.openai_backend import default_context_window
 
