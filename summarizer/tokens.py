@@ -16,7 +16,7 @@ import importlib.util
 import threading
 from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from summarizer.errors import ConfigError
 
@@ -50,6 +50,8 @@ def rank_file(name: str) -> Path:
 # Serialises builds: a build is seconds of CPU under the GIL (threads racing to the first use
 # would each pay it), and it briefly swaps tiktoken's loader, which must not be seen twice.
 _BUILD_LOCK = threading.Lock()
+# `TokenCounter.token_ends` sums in numpy from this many characters of text.
+NUMPY_TOKEN_ENDS_FROM = 1_000_000
 
 
 def get_encoding(name: EncodingName) -> tiktoken.Encoding:
@@ -123,7 +125,20 @@ class TokenCounter:
         """Where each token of `text` ends, in UTF-8 bytes from its start; as many as `count`.
 
         One encode gives both the whole text's count and the boundaries its pieces fall on.
+        From `NUMPY_TOKEN_ENDS_FROM` characters on, with numpy installed (it comes with the
+        local extra), the sum runs in numpy: 3.5 M tokens of an 18 MB article cost about 0.5 s
+        as Python additions. Below that, importing numpy would cost more than it saves.
         """
+        if len(text) >= NUMPY_TOKEN_ENDS_FROM:
+            try:
+                import numpy as np
+            except ImportError:
+                pass
+            else:
+                tokens = self._encoding.encode_to_numpy(text, disallowed_special=())
+                lengths = _token_length_array(self.encoding_name)
+                ends: list[int] = np.cumsum(lengths[tokens]).tolist()
+                return ends
         lengths = _token_lengths(self.encoding_name)
         return list(accumulate(map(lengths.__getitem__, self._encoding.encode_ordinary(text))))
 
@@ -151,6 +166,14 @@ def _token_lengths(name: EncodingName) -> list[int]:
     for token, rank in ranks.items():
         lengths[rank] = len(token)
     return lengths
+
+
+@functools.cache
+def _token_length_array(name: EncodingName) -> Any:
+    """`_token_lengths` as a numpy array (int64, so their running sum cannot overflow)."""
+    import numpy as np
+
+    return np.asarray(_token_lengths(name), dtype=np.int64)
 
 
 @functools.cache

@@ -55,8 +55,13 @@ def test_an_unreadable_rank_file_is_a_config_error(
         tokens._build_encoding.cache_clear()
 
 
+@pytest.mark.parametrize("numpy_from", [0, 10**9], ids=["numpy", "python"])
 @pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
-def test_token_ends_are_the_byte_ends_of_the_encoded_tokens(encoding: tokens.EncodingName) -> None:
+def test_token_ends_are_the_byte_ends_of_the_encoded_tokens(
+    encoding: tokens.EncodingName, numpy_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both ways of summing (numpy for long texts, Python below) give the same ends.
+    monkeypatch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", numpy_from)
     counter = tokens.TokenCounter(encoding)
     text = "Naïve “quotes”, 中文字符。 😀 <|endoftext|> 12345\r\n  tabs\t."
     ends = counter.token_ends(text)
@@ -66,7 +71,7 @@ def test_token_ends_are_the_byte_ends_of_the_encoded_tokens(encoding: tokens.Enc
     for piece in decoded:
         total += len(piece)
         expected.append(total)
-    assert ends == expected
+    assert ends == expected and all(type(end) is int for end in ends)
     assert ends[-1] == len(text.encode("utf-8"))
     assert counter.token_ends("") == []
 
