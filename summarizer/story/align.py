@@ -149,7 +149,8 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
     weights = _rarity(unit_bags[whole])
     probe_scores = _combined(probe_vectors @ unit_vectors.T, probe_bags, unit_bags, weights)
     # Unit x unit, for the second pass: an article that words the claim its own way is often
-    # closer to another article's wording of it than to the claim itself.
+    # closer to the other articles' wordings of it than to the claim itself. Their mean, not
+    # their best: a sentence like one wording alone is like that wording's other facts.
     unit_scores = _combined(alike, unit_bags, unit_bags, weights)
     spans: dict[str, tuple[int, int]] = {}
     for index, unit in enumerate(units):
@@ -204,7 +205,7 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
                 matched = [index_of[(a, *site.unit_span)] for a, site in group.sites.items()
                            if a != article_id and (a, *site.unit_span) in index_of]  # fmt: skip
                 if matched:
-                    values = np.maximum(values, unit_scores[matched].max(axis=0))
+                    values = np.maximum(values, unit_scores[matched].mean(axis=0))
             for other in articles:
                 if other.id == article_id or other.id not in spans:
                     continue
