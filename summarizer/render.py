@@ -37,9 +37,22 @@ def visible_controls(text: str) -> str:
 def _claim_line(claim: Claim, markdown: bool) -> str:
     who = f" — {claim.speaker}" if claim.speaker else ""
     span = f"[{claim.span[0]}:{claim.span[1]}]"
+    support = _support_note(claim)
     if markdown:
-        return f"- **{claim.kind}**{who}: {claim.text}  \n  > {claim.evidence} `{span}`"
-    return f"- ({claim.kind}{who}) {claim.text}\n    evidence {span}: {claim.evidence}"
+        return (
+            f"- **{claim.kind}**{who} · *{support}*: {claim.text}  \n  > {claim.evidence} `{span}`"
+        )
+    return f"- ({claim.kind}{who}; {support}) {claim.text}\n    evidence {span}: {claim.evidence}"
+
+
+def _support_note(claim: Claim) -> str:
+    """How far the evidence bears the claim out: "supported, verbatim", "unsupported 0.31,
+    lexical", "unchecked"."""
+    support = claim.support
+    if support.verdict == "unchecked":
+        return "unchecked"
+    score = "" if support.score is None or support.method == "verbatim" else f" {support.score:.2f}"
+    return f"{support.verdict}{score}, {support.method}"
 
 
 def _usage_line(result: SummaryResult | ClaimsResult) -> str:

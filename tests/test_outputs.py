@@ -65,6 +65,29 @@ def test_escape_sequences_from_an_article_are_shown_not_obeyed(tmp_path: Path) -
             assert claim["evidence"] == HOSTILE[start:end]
 
 
+def test_text_and_markdown_show_each_claims_support(tmp_path: Path) -> None:
+    from summarizer.schemas import Support, SupportVerdict
+
+    service = Summarizer(settings(tmp_path, "abstractive"), backend=ScriptedBackend())
+    try:
+        result = service.summarize(source_from_text(TREATY + " " + HOSTILE, path="a.txt"))
+    finally:
+        service.close()
+    first, *rest = result.claims
+    weak = Support(verdict=SupportVerdict.UNSUPPORTED, score=0.3125, method="lexical")
+    claims = [first.model_copy(update={"support": weak}), *rest]
+    shown = result.model_copy(update={"claims": claims})
+    text, markdown = render_summary(shown, "text"), render_summary(shown, "md")
+    who = f" — {first.speaker}" if first.speaker else ""
+    assert f"({first.kind}{who}; unsupported 0.31, lexical) {first.text}" in text
+    assert "· *unsupported 0.31, lexical*:" in markdown
+    # Every claim says how it was checked, in both.
+    for document in (text, markdown):
+        notes = [line for line in document.splitlines() if line.startswith("- (") or "· *" in line]
+        assert len(notes) == len(claims)
+        assert all(c.support.verdict in line for c, line in zip(claims, notes, strict=True))
+
+
 def test_visible_controls_keeps_text_newlines_and_tabs() -> None:
     assert visible_controls("a\tb\nc é ‘ ✓") == "a\tb\nc é ‘ ✓"
     assert visible_controls("\x00\x1b\x7f\x85\x9f") == "␀␛␡\\x85\\x9f"
