@@ -38,7 +38,7 @@ from typing import Any
 
 from summarizer.chunking import Sentence
 from summarizer.llm.embedder import Embedder
-from summarizer.schemas import Claim
+from summarizer.schemas import Claim, ClaimKind
 from summarizer.story.clauses import clauses, content_size
 from summarizer.text import content_tokens
 
@@ -49,6 +49,7 @@ MATCH_THRESHOLD = 0.6
 # A facet stands for a statement of its own only with this many content words ("Putin said the
 # agreement" is a fragment, not a fact).
 MIN_FACET_WORDS = 4
+_QUOTE_MARK = re.compile(r"[“”\"]")
 # How much closer another sentence of the seed's article may be to a candidate than the seed's
 # own evidence is, for the candidate still to match (see `reciprocal`).
 RECIPROCAL_SLACK = 0.1
@@ -322,7 +323,10 @@ def _probes(article: Article) -> list[_Probe]:
             if at < 0:
                 continue  # the claim words it its own way: no verbatim facet to point at
             begin = claim.span[0] + at
-            facet = claim.model_copy(update={"text": piece[:1].upper() + piece[1:]})
+            update: dict[str, object] = {"text": piece[:1].upper() + piece[1:]}
+            if claim.kind is ClaimKind.QUOTE and not _QUOTE_MARK.search(piece):
+                update |= {"kind": ClaimKind.FACT, "speaker": None}  # the quotation is elsewhere
+            facet = claim.model_copy(update=update)
             found.append(
                 _Probe(
                     article.id, facet, (begin, begin + len(piece)), True, origin=claim, clause=True

@@ -13,6 +13,7 @@ from collections.abc import Sequence, Set
 from summarizer.errors import PlanError
 from summarizer.headlines import headline
 from summarizer.replies import Relation
+from summarizer.schemas import ClaimKind
 from summarizer.story.align import Article, Group, Site
 from summarizer.story.relations import QuoteWording, Relations
 from summarizer.story.result import (
@@ -120,7 +121,17 @@ def compose_summary(
     ]
     if not chosen:
         return StorySummary(headline="", sentences=[])
-    widest = chosen[0]
+    # The headline: the most widely stated, a fact before a quote, then the earliest told.
+    widest = min(
+        chosen,
+        key=lambda c: (
+            rank[c.coverage],
+            -len(c.support),
+            c.kind != ClaimKind.FACT,
+            order[c.support[0].source],
+            c.support[0].span[0],
+        ),
+    )
     chosen.sort(key=lambda c: (order[c.support[0].source], c.support[0].span[0]))
     return StorySummary(
         headline=headline(widest.text),

@@ -100,3 +100,27 @@ def test_a_clause_adds_no_claim_where_the_whole_claim_already_reaches_as_far(
     assert len(about_the_visit) == 1
     assert about_the_visit[0].text == LONG
     assert about_the_visit[0].coverage is Coverage.ALL
+
+
+def test_a_clause_of_a_quote_without_the_quotation_is_a_fact(tmp_path: Path) -> None:
+    signed = "putin signed the new treaty with Kim at a lavish ceremony in the capital"
+    quoted = (
+        f"P{signed[1:]}, calling it “a new level” in relations between the two old "
+        "allies after decades of mistrust and rivalry on the peninsula."
+    )
+    cheered = (
+        "Crowds of cheering schoolchildren lined the broad avenues of the city waving paper "
+        f"flags, as {signed}."
+    )
+    watched = (
+        "Farmers in the remote northern valley watched the live broadcast on state television, "
+        f"as {signed}."
+    )
+    inputs = [article(quoted, path="a.txt"), article(cheered, path="b.txt")]
+    inputs.append(article(watched, path="c.txt"))
+    story = tell(tmp_path, *inputs)
+    (facet,) = [c for c in story.claims if c.coverage is Coverage.ALL]
+    assert facet.text.startswith("Putin signed the new treaty")
+    assert (facet.kind, facet.speaker) == ("fact", None)
+    whole = next(c for c in story.claims if "new level" in c.text)
+    assert whole.kind == "quote"

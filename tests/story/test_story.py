@@ -298,3 +298,13 @@ def test_the_story_headline_is_the_most_widely_stated_claim(tmp_path: Path) -> N
     # The summary follows the first article's order (the snow first), the headline does not.
     assert "snow" in story.summary.sentences[0].text
     assert story.summary.headline.startswith("Putin and Kim signed a mutual defence treaty")
+
+
+def test_among_the_widest_claims_the_headline_is_a_fact_not_a_quote(tmp_path: Path) -> None:
+    inputs = [article(LANDMARK, TREATY, path=f"{name}.txt") for name in "abc"]
+    inputs[2] = article(LANDMARK, TREATY, FERRY, path="c.txt")  # not one text three times
+    story = tell(tmp_path, *inputs)
+    widest = [c for c in story.claims if c.coverage is Coverage.ALL]
+    assert {c.kind for c in widest} == {"quote", "fact"}
+    assert story.summary.sentences[0].text == LANDMARK  # the order is the first article's
+    assert story.summary.headline.startswith("Putin and Kim signed a mutual defence treaty")
