@@ -116,18 +116,26 @@ class Token:
 
 def tokens(text: str) -> list[Token]:
     """Every word of `text` (stopwords included), normalised for comparison."""
+    return list(_tokens(text))
+
+
+# The claim checker and the fact matcher tokenise the same claims, sentences and facts again
+# and again (four times per checked claim); tokens are frozen, so a text's are kept.
+@functools.lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[Token, ...]:
     cleaned = clean(text)
     result: list[Token] = []
     previous_end = 0
     for match in _TOKEN.finditer(cleaned):
         between = cleaned[previous_end : match.start()]
         after_slash = bool(result) and between.strip() == "/"
-        result.append(_token(match.group(), after_slash=after_slash))
+        result.append(_token(match.group(), after_slash))
         previous_end = match.end()
-    return result
+    return tuple(result)
 
 
-def _token(surface: str, *, after_slash: bool) -> Token:
+@functools.lru_cache(maxsize=65536)
+def _token(surface: str, after_slash: bool) -> Token:
     lowered = surface.lower()
     if lowered.endswith("'s"):
         lowered = lowered[:-2]
