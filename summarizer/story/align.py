@@ -190,7 +190,7 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
         )
         group = Group(seed=probe.claim, seed_article=article_id, facet=probe.facet)
         owner = by_id[article_id]
-        sentence = _sentence_around(owner, seed_start, seed_end)
+        sentence = _sentence_around(owner, seed_start)
         group.sites[article_id] = Site(
             article_id,
             *(probe.claim.span if not probe.facet else (sentence.start, sentence.end)),
@@ -335,7 +335,7 @@ def _probes(article: Article) -> list[_Probe]:
     return found
 
 
-def _sentence_around(article: Article, start: int, end: int) -> Sentence:
+def _sentence_around(article: Article, start: int) -> Sentence:
     for sentence in article.sentences:
         if sentence.start <= start < sentence.end:
             return sentence
