@@ -99,9 +99,17 @@ class Plan:
 
 
 def _template_overhead(template: PromptTemplate, counter: TokenCounter) -> int:
-    empty = dict.fromkeys(template.variables, "")
-    system, user = template.render(empty)
-    return counter.count(system.content) + counter.count(user.content) + 2 * MESSAGE_OVERHEAD_TOKENS
+    key = (template.sha256, counter.encoding_name)
+    if key not in _OVERHEADS:  # every run of a batch renders and counts the same templates
+        empty = dict.fromkeys(template.variables, "")
+        system, user = template.render(empty)
+        shown = counter.count(system.content) + counter.count(user.content)
+        _OVERHEADS[key] = shown + 2 * MESSAGE_OVERHEAD_TOKENS
+    return _OVERHEADS[key]
+
+
+# A template's own tokens, by its content hash and the encoding that counted them.
+_OVERHEADS: dict[tuple[str, str], int] = {}
 
 
 def chunk_budget(options: PipelineOptions, identity: BackendIdentity, overhead: int) -> int:
