@@ -23,16 +23,16 @@ ours to rebuild, as an assembled split model is.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import importlib.metadata
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from summarizer.errors import BackendUnavailable, CacheError, ConfigError
 
@@ -189,13 +189,31 @@ def is_installed(entry: CatalogueEntry, models_dir: Path | None = None) -> bool:
 # --- verification --------------------------------------------------------------------------
 
 
-class _DigestMarker(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class _DigestMarker:
+    """What was hashed, and when: a file of the same path, size and mtime has this digest."""
 
     path: str
     size: int
     mtime_ns: int
     sha256: str
+
+    @classmethod
+    def read(cls, data: bytes) -> _DigestMarker | None:
+        """The marker in `data`, or None for anything not exactly one (never trusted)."""
+        try:
+            fields = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        types = {"path": str, "size": int, "mtime_ns": int, "sha256": str}
+        if not isinstance(fields, dict) or set(fields) != set(types):
+            return None
+        if not all(type(fields[name]) is kind for name, kind in types.items()):
+            return None
+        return cls(**fields)
+
+    def dumps(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
 
 
 def _marker_path(path: Path, models_dir: Path) -> Path:
@@ -206,8 +224,10 @@ def _marker_path(path: Path, models_dir: Path) -> Path:
 def _remembered_digest(path: Path, models_dir: Path) -> str | None:
     marker = _marker_path(path, models_dir)
     try:
-        remembered = _DigestMarker.model_validate_json(marker.read_bytes())
-    except (OSError, ValidationError):
+        remembered = _DigestMarker.read(marker.read_bytes())
+    except OSError:
+        remembered = None
+    if remembered is None:
         # No marker yet, or one we cannot trust: hashing again is always correct.
         return None
     stat = path.stat()
@@ -228,7 +248,7 @@ def _remember_digest(path: Path, digest: str, models_dir: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with _atomic_writer(target) as handle:
-            handle.write(marker.model_dump_json().encode())
+            handle.write(marker.dumps())
     except OSError as error:
         raise CacheError(f"cannot write model marker {target}: {error}") from None
 

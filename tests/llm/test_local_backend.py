@@ -505,6 +505,33 @@ def test_a_verified_digest_is_remembered_by_path_size_and_mtime(tmp_path: Path) 
     assert file_sha256(model, cache) == hashlib.sha256(b"GGUF two").hexdigest()
 
 
+@pytest.mark.parametrize(
+    "poison",
+    [
+        "not json",
+        "[]",
+        '{"path": PATH, "size": "SIZE", "mtime_ns": MTIME, "sha256": "0"}',  # size as text
+        '{"path": PATH, "size": SIZE, "mtime_ns": MTIME, "sha256": 0}',  # a digest as a number
+        '{"path": PATH, "size": SIZE, "mtime_ns": MTIME, "sha256": "0", "extra": 1}',
+        '{"path": PATH, "size": SIZE, "mtime_ns": MTIME}',
+    ],
+)
+def test_a_marker_that_is_not_exactly_one_is_never_trusted(tmp_path: Path, poison: str) -> None:
+    from summarizer.llm.catalogue import _marker_path
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF one")
+    cache = tmp_path / "cache"
+    file_sha256(model, cache)
+    stat = model.stat()
+    model.write_bytes(b"GGUF two")  # same size, mtime put back: a good marker would be trusted
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    filled = poison.replace("PATH", json.dumps(str(model.resolve())))
+    filled = filled.replace("SIZE", str(stat.st_size)).replace("MTIME", str(stat.st_mtime_ns))
+    _marker_path(model, cache).write_text(filled)
+    assert file_sha256(model, cache) == hashlib.sha256(b"GGUF two").hexdigest()
+
+
 def test_parts_are_found_without_importing_and_assembled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
