@@ -441,6 +441,7 @@ class OpenAIBackend:
         response_format: ResponseFormat,
     ) -> Completion:
         import openai
+        from openai.types.chat import ChatCompletion
 
         options: dict[str, Any] = {"seed": request.seed}
         if not _FIXED_TEMPERATURE.match(self._model):
@@ -454,11 +455,19 @@ class OpenAIBackend:
         url = self._shown_url
         bound = _RESPONSE_LIMIT.set(response_limit(request.max_tokens))
         try:
-            response = self._client.chat.completions.create(
-                model=self._model,
-                messages=[_message_param(message) for message in messages],
-                response_format=response_format,
-                **options,
+            # `chat.completions.create` without its parameter transform: the body is already
+            # the API's plain JSON, and walking it (messages as unions of typed dicts) was ~1.4
+            # ms of a short batch item's ~5 ms of CPU. `post` is the SDK's documented way to
+            # send a body as it is; retries, timeouts, errors and parsing are the same.
+            response = self._client.post(
+                "/chat/completions",
+                body={
+                    "model": self._model,
+                    "messages": [_message_param(message) for message in messages],
+                    "response_format": response_format,
+                    **options,
+                },
+                cast_to=ChatCompletion,
             )
         except _ResponseTooLarge as error:
             raise self._too_large(f"more than {error.limit} bytes", request) from None
