@@ -378,7 +378,8 @@ class _Run:
 
     # extractive ----------------------------------------------------------------------------
 
-    def _extractive(self, sentences: Sequence[Sentence]) -> tuple[Summary, list[ResolvedClaim]]:
+    def _selection(self, sentences: Sequence[Sentence]) -> list[Sentence]:
+        """The program's choice of the article's sentences for the word budget."""
         words = self.options.summary_words
         chosen = select_sentences(sentences, words)
         if not chosen:
@@ -386,6 +387,10 @@ class _Run:
                 f"no sentence of the article fits in {words} words; raise --words "
                 f"(the shortest has {min((count_words(s.text) for s in sentences), default=0)})"
             )
+        return chosen
+
+    def _extractive(self, sentences: Sequence[Sentence]) -> tuple[Summary, list[ResolvedClaim]]:
+        chosen = self._selection(sentences)
         # Each part earns its place: a headline cut to a clause, key points the summary lacks.
         points = rank_rest(sentences, chosen, self.options.extract_count)
         summary = Summary(
@@ -399,10 +404,7 @@ class _Run:
     def _selected_text(self, summary: Summary, sentences: Sequence[Sentence]) -> Summary:
         """The model's headline and key points over the program's selection of the article's
         sentences (auto mode, for a model whose own summaries measured below the selection)."""
-        words = self.options.summary_words
-        chosen = select_sentences(sentences, words)
-        if not chosen:
-            raise PlanError(f"no sentence of the article fits in {words} words; raise --words")
+        chosen = self._selection(sentences)
         self.warnings.append(
             f"summary text: the program's choice of the article's sentences, since "
             f"{self.identity.model}'s own summaries cover fewer facts at equal length "

@@ -84,14 +84,10 @@ class Site:
     claim: Claim | None
     score: float
     # The stretch that matched: the sentence itself, or one clause of it.
-    unit: tuple[int, int] | None = None
-
-    @property
-    def unit_span(self) -> tuple[int, int]:
-        return self.unit if self.unit is not None else (self.start, self.end)
+    unit: tuple[int, int]
 
     def overlaps(self, other: Site) -> bool:
-        (start, end), (other_start, other_end) = self.unit_span, other.unit_span
+        (start, end), (other_start, other_end) = self.unit, other.unit
         return self.article == other.article and start < other_end and other_start < end
 
 
@@ -203,8 +199,8 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
         # second pass), a clause about Russia and Ukraine spreads to every sentence naming them.
         for second_pass in (False, True)[: 1 if probe.facet else 2]:
             if second_pass:
-                matched = [index_of[(a, *site.unit_span)] for a, site in group.sites.items()
-                           if a != article_id and (a, *site.unit_span) in index_of]  # fmt: skip
+                matched = [index_of[(a, *site.unit)] for a, site in group.sites.items()
+                           if a != article_id and (a, *site.unit) in index_of]  # fmt: skip
                 if matched:
                     values = np.maximum(values, unit_scores[matched].mean(axis=0))
             for other in articles:
@@ -232,7 +228,7 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
             -len(g.sites),
             -sum(s.score for s in g.sites.values()),
             order[g.seed_article],
-            g.sites[g.seed_article].unit_span[0],
+            g.sites[g.seed_article].unit[0],
             g.facet,
         )
     )
@@ -287,9 +283,12 @@ class _Probe:
     article: str
     claim: Claim  # for a facet, the article's claim with the clause as its text
     span: tuple[int, int]
-    facet: bool
     origin: Claim  # the article's claim itself
     clause: bool  # one clause long (a facet, or a claim without a break)
+
+    @property
+    def facet(self) -> bool:
+        return self.claim is not self.origin
 
 
 def _units(article: Article) -> list[_Unit]:
@@ -309,9 +308,7 @@ def _probes(article: Article) -> list[_Probe]:
     found: list[_Probe] = []
     for claim in article.claims:
         parts = clauses(claim.text)
-        found.append(
-            _Probe(article.id, claim, claim.span, False, origin=claim, clause=len(parts) < 2)
-        )
+        found.append(_Probe(article.id, claim, claim.span, origin=claim, clause=len(parts) < 2))
         if len(parts) < 2:
             continue
         evidence = article.text[claim.span[0] : claim.span[1]]
@@ -328,9 +325,7 @@ def _probes(article: Article) -> list[_Probe]:
                 update |= {"kind": ClaimKind.FACT, "speaker": None}  # the quotation is elsewhere
             facet = claim.model_copy(update=update)
             found.append(
-                _Probe(
-                    article.id, facet, (begin, begin + len(piece)), True, origin=claim, clause=True
-                )
+                _Probe(article.id, facet, (begin, begin + len(piece)), origin=claim, clause=True)
             )
     return found
 

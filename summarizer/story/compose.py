@@ -108,14 +108,14 @@ def compose_claims(
 
 
 def compose_summary(
-    claims: Sequence[StoryClaim], articles: Sequence[Article], clauses: Set[str] = frozenset()
+    claims: Sequence[StoryClaim], articles: Sequence[Article], facets: Set[str] = frozenset()
 ) -> StorySummary:
     """The most widely stated claims, in the order the first article tells them, under a
     headline made of the most widely stated one. Claims whose text is one clause of a sentence
-    (`clauses`, by id) are not sentences, so not summary sentences either."""
+    (`facets`, by id) are not sentences, so not summary sentences either."""
     rank = {Coverage.ALL: 0, Coverage.SEVERAL: 1, Coverage.SINGLE: 2}
     order = {a.id: n for n, a in enumerate(articles)}
-    whole = [c for c in claims if c.id not in clauses]
+    whole = [c for c in claims if c.id not in facets]
     chosen = sorted(whole, key=lambda c: (rank[c.coverage], -len(c.support), -_mean_score(c)))[
         :SUMMARY_SENTENCES
     ]
