@@ -81,3 +81,51 @@ def test_digit_groups_are_single_tokens_in_both_encodings() -> None:
         counter = tokens.TokenCounter(encoding)
         assert counter.digit_groups_are_single_tokens
         assert all(counter.count(f"{n:03d}") == 1 for n in range(0, 1000, 37))
+
+
+@pytest.mark.parametrize("numpy_from", [0, 10**9], ids=["numpy", "python"])
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_token_char_ends_are_the_byte_ends_in_doubled_characters(
+    encoding: tokens.EncodingName, numpy_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2c where a token ends at character c, 2c + 1 where it ends inside character c: byte-level
+    # BPE cuts rare characters ("𝔘", "😀", some CJK) between their UTF-8 bytes.
+    monkeypatch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", numpy_from)
+    counter = tokens.TokenCounter(encoding)
+    for text in ("Naïve “quotes”, 中文字符。 😀𝔘𝔫𝔦 \ud800 12345\r\n tabs\t.", "plain ascii. ", ""):
+        byte_ends = counter.token_ends(text)
+        char_of_byte: dict[int, int] = {}  # byte offset -> character offset, at boundaries
+        offset = 0
+        for index, char in enumerate(text):
+            char_of_byte[offset] = index
+            offset += len(char.encode("utf-8", "surrogatepass"))
+        char_of_byte[offset] = len(text)
+        expected = []
+        for end in byte_ends:
+            if end in char_of_byte:
+                expected.append(2 * char_of_byte[end])
+            else:  # inside the character that starts at the nearest boundary before it
+                expected.append(2 * char_of_byte[max(b for b in char_of_byte if b < end)] + 1)
+        assert list(counter.token_char_ends(text)) == expected
+    assert any(end % 2 for end in counter.token_char_ends("😀𝔘𝔫𝔦 中文字符"))  # the hard case is hit
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_a_long_text_encoded_in_parts_gives_the_whole_texts_tokens(
+    encoding: tokens.EncodingName, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cuts fall on a space after a letter or digit, where tiktoken starts a piece anyway; any
+    # other place ("word  word", "word. word", "1,234") could change the tokens next to it.
+    monkeypatch.setattr(tokens, "PART_CHARS", 10)
+    monkeypatch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", 0)
+    monkeypatch.setattr("summarizer.config.available_cores", lambda: 4)
+    counter = tokens.TokenCounter(encoding)
+    text = "  ab  cd.\n\n ef, 12 345  “gh” ij…  kl\u3000mn op " * 7
+    cuts = tokens.part_cuts(text, 4)
+    assert len(cuts) == 3 and all(text[c] == " " and text[c - 1].isalnum() for c in cuts)
+    assert cuts == sorted(set(cuts))
+    whole = counter._encoding.encode_ordinary(text)
+    assert tokens._encode_parts(counter._encoding, text).tolist() == whole
+    assert counter.token_ends(text)[-1] == len(text.encode("utf-8"))
+    assert tokens.part_cuts("no_space_anywhere" * 5, 4) == []
+    assert tokens.part_cuts("x " * 40, 1) == []
