@@ -32,6 +32,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -210,6 +211,7 @@ class Ledger:
     def __init__(self, path: Path, *, clock: Callable[[], str] = _now) -> None:
         self.path = path
         self._clock = clock
+        self._together = False  # inside `together`: changes join its transaction
         try:
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         except sqlite3.Error as error:
@@ -450,8 +452,25 @@ class Ledger:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """One transaction for every change made inside (one commit, not one per change): a
+        run's triage schedules thousands of items at once. All of them or none are recorded."""
+        if self._together:
+            yield
+            return
+        try:
+            with _Transaction(self._db):
+                self._together = True
+                try:
+                    yield
+                finally:
+                    self._together = False
+        except sqlite3.DatabaseError as error:  # BEGIN or COMMIT: the changes' own are named
+            raise _ledger_error(error, self.path) from None
+
+    def _transaction(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._together else _Transaction(self._db)
 
     def _updated(self, sql: str, params: tuple[Any, ...]) -> None:
         if self._db.execute(sql, params).rowcount != 1:

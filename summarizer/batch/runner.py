@@ -60,7 +60,7 @@ from summarizer.batch.report import (
 )
 from summarizer.batch.stories import Member, StoriesReport, run_stories
 from summarizer.batch.throttle import ThrottledBackend
-from summarizer.batch.triage import Fail, Recover, Skip, Summarize, observe, triage
+from summarizer.batch.triage import Action, Fail, Recover, Skip, Summarize, observe, triage
 from summarizer.config import Settings
 from summarizer.errors import OutputError, SummarizerError
 from summarizer.files import write_atomic
@@ -246,32 +246,37 @@ class _Run:
         """Carry out what triage settles without a model; group the rest by input."""
         seen = observe(self.discovery.items, self.ledger, self.out_dir)
         groups: dict[str, _Group] = {}  # by the id of the leader or the donor
-        for item, action in triage(seen.items, seen.finished):
-            relative = output_path(item.id)
-            if isinstance(action, Skip):
-                self._record(item, "skipped", output=relative, refresh=action.refresh)
-                continue
-            self.ledger.schedule(
-                item.id, origin=item.origin, input_sha256=item.input_sha256,
-                metadata=item.metadata,
-            )  # fmt: skip
-            if isinstance(action, Recover):
-                # Its cost was spent by the killed run: recorded in the ledger, not in this run.
-                self._record(item, "recovered", output=relative, recorded=action.usage)
-                continue
-            # An output left from an older input is wrong for this one; the ledger no longer
-            # claims it (scheduled above), so remove it before anyone reads it as current.
-            (self.out_dir / relative).unlink(missing_ok=True)
-            if isinstance(action, Fail):
-                self._record(item, "failed", reason=action.reason)
-            elif isinstance(action, Summarize):
-                groups[item.id] = _Group(leader=item)
-            elif action.awaits_donor:  # its donor leads a group of this run (triaged earlier)
-                groups[action.donor].followers.append(item)
-            else:
-                donor = action.donor
-                groups.setdefault(donor, _Group(leader=None, donor=donor)).followers.append(item)
+        with self.ledger.together():  # one commit for the whole triage, not three per item
+            for item, action in triage(seen.items, seen.finished):
+                self._settle(item, action, groups)
         return list(groups.values())
+
+    def _settle(self, item: BatchItem, action: Action, groups: dict[str, _Group]) -> None:
+        """Carry out one item's triage action, or add the item to its group."""
+        relative = output_path(item.id)
+        if isinstance(action, Skip):
+            self._record(item, "skipped", output=relative, refresh=action.refresh)
+            return
+        self.ledger.schedule(
+            item.id, origin=item.origin, input_sha256=item.input_sha256,
+            metadata=item.metadata,
+        )  # fmt: skip
+        if isinstance(action, Recover):
+            # Its cost was spent by the killed run: recorded in the ledger, not in this run.
+            self._record(item, "recovered", output=relative, recorded=action.usage)
+            return
+        # An output left from an older input is wrong for this one; the ledger no longer
+        # claims it (scheduled above), so remove it before anyone reads it as current.
+        (self.out_dir / relative).unlink(missing_ok=True)
+        if isinstance(action, Fail):
+            self._record(item, "failed", reason=action.reason)
+        elif isinstance(action, Summarize):
+            groups[item.id] = _Group(leader=item)
+        elif action.awaits_donor:  # its donor leads a group of this run (triaged earlier)
+            groups[action.donor].followers.append(item)
+        else:
+            donor = action.donor
+            groups.setdefault(donor, _Group(leader=None, donor=donor)).followers.append(item)
 
     # --- running ----------------------------------------------------------------------------
 

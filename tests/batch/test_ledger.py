@@ -69,3 +69,28 @@ def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not a database, just text " * 100)
     with pytest.raises(ConfigError, match="cannot use batch ledger"):
         Ledger(path)
+
+
+def test_changes_made_together_are_one_transaction_all_or_none(tmp_path: Path) -> None:
+    # A run's triage schedules every item in one commit (one per item made a 10,000-item
+    # start-up spend seconds committing); a reader sees none of them until it ends.
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        reader = sqlite3.connect(path)
+        with ledger.together():
+            for n in range(3):
+                ledger.schedule(f"i{n}", origin=f"i{n}.txt", input_sha256="0" * 64, metadata=None)
+            ledger.mark_failed("i0", error="unreadable", usage=Usage())
+            assert reader.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+        assert reader.execute("SELECT count(*) FROM items").fetchone()[0] == 3
+        with pytest.raises(RuntimeError), ledger.together():
+            ledger.schedule("i3", origin="i3.txt", input_sha256="0" * 64, metadata=None)
+            raise RuntimeError("triage stopped")
+        assert reader.execute("SELECT count(*) FROM items").fetchone()[0] == 3
+        assert (row := ledger.get("i0")) is not None and row.state is ItemState.FAILED
+        assert ledger.get("i3") is None
+        ledger.schedule(
+            "i3", origin="i3.txt", input_sha256="0" * 64, metadata=None
+        )  # commits on its own again
+        assert reader.execute("SELECT count(*) FROM items").fetchone()[0] == 4
+        reader.close()
