@@ -54,8 +54,11 @@ _QUOTE_MARK = re.compile(r"[“”\"]")
 # own evidence is, for the candidate still to match (see `reciprocal`).
 RECIPROCAL_SLACK = 0.1
 # A denying sentence words things its own way ("denied claims of weapons transfers" against
-# "accused of supplying ammunition"), so it needs less to count as about the same thing.
+# "accused of supplying ammunition"), so it needs less to count as about the same thing: this
+# much for the rules to call it the other side, and `PROPOSED_DENIAL_THRESHOLD` to be shown to a
+# model that judges the relation (it decides; the rules cannot tell a near miss from a denial).
 DENIAL_THRESHOLD = 0.4
+PROPOSED_DENIAL_THRESHOLD = 0.35
 DENIAL_PATTERN = re.compile(
     r"\b(?:den(?:y|ies|ied|ial|ials)|refut\w*|rebuff\w*|"
     r"(?:reject|dismiss)(?:s|ed|ing)?\s+(?:the\s+|these\s+|such\s+)?"
@@ -214,7 +217,7 @@ def align(articles: Sequence[Article], embedder: Embedder) -> list[Group]:
                 if matches.any() and other.id not in group.sites:
                     best = int(np.argmax(np.where(matches, scores, -np.inf)))
                     group.sites[other.id] = _site(other, units[lo + best], scores[best])
-                denials = denying[lo:hi] & (scores >= DENIAL_THRESHOLD)
+                denials = denying[lo:hi] & (scores >= PROPOSED_DENIAL_THRESHOLD)
                 if denials.any():
                     best = int(np.argmax(np.where(denials, scores, -np.inf)))
                     known = group.denials.get(other.id)

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 
 from summarizer.evidence import attributed_speaker
 from summarizer.replies import Relation, RelationBatch
-from summarizer.story.align import DENIAL_PATTERN, Article, Group, Site, word_share
+from summarizer.story.align import (
+    DENIAL_PATTERN,
+    DENIAL_THRESHOLD,
+    Article,
+    Group,
+    Site,
+    word_share,
+)
 from summarizer.text import content_tokens
 
 # A quotation worth comparing: three words or more between matching quote marks.
@@ -49,6 +56,9 @@ class Relations:
     quotes: list[QuoteWording] = field(default_factory=list)
     figures: list[QuoteWording] = field(default_factory=list)
     denials: dict[str, Site] = field(default_factory=dict)
+    # Denials too far from the claim for the rules to call them the other side; shown to a
+    # judging model, and a denial only where it says the statement contradicts the claim.
+    proposed: dict[str, Site] = field(default_factory=dict)
     by_model: bool = False
 
 
@@ -61,9 +71,13 @@ def rule_relations(group: Group, articles: Sequence[Article]) -> Relations:
     for wording in (*relations.quotes, *relations.figures):
         relations.verdicts[wording.article] = Relation.VARIANT
     for article, denial in group.denials.items():
-        if _denies_the_claim(texts[article][denial.start : denial.end], group.seed.text):
+        if not _denies_the_claim(texts[article][denial.start : denial.end], group.seed.text):
+            continue
+        if denial.score >= DENIAL_THRESHOLD:
             relations.denials[article] = denial
             relations.verdicts[article] = Relation.CONTRADICTS
+        else:
+            relations.proposed[article] = denial
     return relations
 
 
@@ -150,7 +164,7 @@ def render_groups(
     blocks = []
     for number, group, relations in numbered:
         lines = [f"[{number}] claim: {group.seed.text}"]
-        sites = {**group.sites, **relations.denials}
+        sites = {**group.sites, **relations.proposed, **relations.denials}
         for article, site in sites.items():
             lines.append(f"  ({article}) {texts[article][site.start : site.end]}")
         blocks.append("\n".join(lines))
@@ -168,7 +182,7 @@ def judge_with_model(
     shared = [
         (n, group, rel)
         for n, (group, rel) in enumerate(zip(groups, relations, strict=True), start=1)
-        if len(group.sites) + len(rel.denials) > 1
+        if len(group.sites) + len(rel.denials) + len(rel.proposed) > 1
     ]
     ids = [a.id for a in articles]
     for start in range(0, len(shared), GROUPS_PER_CALL):
@@ -181,5 +195,10 @@ def judge_with_model(
             group, rel = by_number[verdict.group]
             rel.by_model = True
             for statement in verdict.statements:
-                if statement.article in group.sites or statement.article in rel.denials:
-                    rel.verdicts[statement.article] = statement.relation
+                article = statement.article
+                if article in rel.proposed:
+                    if statement.relation is not Relation.CONTRADICTS:
+                        continue  # the model does not see a denial of this claim in it
+                    rel.denials[article] = rel.proposed.pop(article)
+                if article in group.sites or article in rel.denials:
+                    rel.verdicts[article] = statement.relation

@@ -308,3 +308,60 @@ def test_among_the_widest_claims_the_headline_is_a_fact_not_a_quote(tmp_path: Pa
     assert {c.kind for c in widest} == {"quote", "fact"}
     assert story.summary.sentences[0].text == LANDMARK  # the order is the first article's
     assert story.summary.headline.startswith("Putin and Kim signed a mutual defence treaty")
+
+
+def test_a_near_denial_goes_to_a_judging_model_and_counts_only_if_it_says_so() -> None:
+    # Between PROPOSED_DENIAL_THRESHOLD and DENIAL_THRESHOLD the rules cannot tell a denial of
+    # the claim from one of something else ("denied claims of weapons transfers" against
+    # "accused of supplying ammunition" scored 0.38 with Qwen's wording): never a disagreement
+    # by the rules, shown to a judging model, and the other side only where it says so.
+    from summarizer.chunking import Sentence
+    from summarizer.replies import GroupVerdict, Relation, RelationBatch, StatementVerdict
+    from summarizer.schemas import Claim, ClaimKind
+    from summarizer.story.align import (
+        DENIAL_THRESHOLD,
+        PROPOSED_DENIAL_THRESHOLD,
+        Article,
+        Group,
+        Site,
+    )
+    from summarizer.story.relations import judge_with_model, render_groups, rule_relations
+
+    def one(article_id: str, text: str) -> Article:
+        sentence = Sentence(1, 0, len(text), text, 0, 10, "cl100k_base")
+        claim = Claim(
+            id="c1", text=text, kind=ClaimKind.FACT, speaker=None, sentence_ids=[1],
+            evidence=text, span=(0, len(text)),
+        )  # fmt: skip
+        return Article(article_id, text, (sentence,), (claim,))
+
+    accusing, denying = one("a1", ACCUSED), one("a2", DENIED)
+    score = (PROPOSED_DENIAL_THRESHOLD + DENIAL_THRESHOLD) / 2
+
+    def group() -> Group:
+        seed = accusing.claims[0]
+        found = Group(seed=seed, seed_article="a1")
+        found.sites["a1"] = Site("a1", 0, len(ACCUSED), seed, 1.0, unit=(0, len(ACCUSED)))
+        found.denials["a2"] = Site("a2", 0, len(DENIED), None, score, unit=(0, len(DENIED)))
+        return found
+
+    ruled = rule_relations(group(), [accusing, denying])
+    assert not ruled.denials and "a2" in ruled.proposed  # the rules alone: no disagreement
+
+    for said, side in ((Relation.CONTRADICTS, True), (Relation.UNRELATED, False)):
+        shown: list[str] = []
+
+        def ask(
+            text: str, numbers: Any, ids: Any, said: Relation = said, shown: list[str] = shown
+        ) -> RelationBatch:
+            shown.append(text)
+            verdicts = [StatementVerdict(article="a2", relation=said)]
+            return RelationBatch(groups=[GroupVerdict(group=numbers[0], statements=verdicts)])
+
+        judged_group = group()
+        judged = rule_relations(judged_group, [accusing, denying])
+        judge_with_model([judged_group], [judged], [accusing, denying], ask)
+        assert DENIED in shown[0]
+        assert ("a2" in judged.denials) is side
+        assert (judged.verdicts.get("a2") is Relation.CONTRADICTS) is side
+    assert DENIED in render_groups([(1, group(), ruled)], [accusing, denying])
