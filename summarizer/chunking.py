@@ -24,10 +24,12 @@ slows down more than linearly on one long piece (a megabyte without spaces).
 
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, islice
 
@@ -109,6 +111,8 @@ _SHORT_SENTENCE = 2048
 _MEMO_CHARS = 24
 # From this many characters `split_counted` encodes on other threads while it splits.
 OVERLAP_ENCODE_FROM = 1_000_000
+# From this many sentences the collector is paused while they and their chunks are built.
+MANY_SENTENCES = 20_000
 # Characters after which "\n" is known to stand alone as one piece: a line ending in a letter or
 # digit. After these plain punctuation marks it may merge, by an amount measured once per tail.
 _PLAIN_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’«»…—–")
@@ -168,7 +172,7 @@ class _Measure:
         self._digit_groups: dict[str, int] = {}
         self._tails: dict[str, int] = {}
         self._short: dict[str, int] = {}
-        self._spaced: dict[str, int] = {}
+        self.spaced_memo: dict[str, int] = {}  # `spaced`'s, read directly in hot loops
         self._brackets = counter.count("[") + counter.count("]")
         self._encoding = counter.encoding_name
         self._single_digit_groups = counter.digit_groups_are_single_tokens
@@ -185,9 +189,9 @@ class _Measure:
         """Tokens of " " + word, for a word without delimiter tags (remembered when short)."""
         if len(word) > _MEMO_CHARS:
             return self.counter.count(" " + word)
-        if word not in self._spaced:  # first words repeat ("The", "“I", "But")
-            self._spaced[word] = self.counter.count(" " + word)
-        return self._spaced[word]
+        if word not in self.spaced_memo:  # first words repeat ("The", "“I", "But")
+            self.spaced_memo[word] = self.counter.count(" " + word)
+        return self.spaced_memo[word]
 
     def _cost(self, text: str) -> int:
         return self.widest_id + self.counter.count(" " + neutralise_delimiters(text))
@@ -294,34 +298,35 @@ def _is_abbreviation(line: str, dot: int) -> bool:
 def split_sentences(text: str, counter: TokenCounter, max_tokens: int) -> list[Sentence]:
     """Sentences numbered from 1; any longer than `max_tokens` once rendered are cut into pieces."""
     measure = _Measure(counter)
-    return _split(text, _spans(text), counter, measure, max_tokens, lambda *_: None)
+    return _split(text, _spans(text), counter, measure, max_tokens, None)
 
 
 def split_counted(text: str, counter: TokenCounter, max_tokens: int) -> tuple[list[Sentence], int]:
     """`split_sentences` and the token count of the whole text, from one encode of the text.
 
     A sentence's count is read off the whole text's tokens where its pieces are certain to be
-    the ones it has when counted alone (`_read_cost`), so a caller that needs the whole count
-    too (a plan) encodes each character about once instead of twice; elsewhere it is counted
-    alone, as `split_sentences` does. The counts are the same either way. A long text is
-    encoded on other threads while this one finds its sentences (tiktoken encodes without the
-    GIL): 18 MB in about the time of the encode alone, not the sum of the two.
+    the ones it has when counted alone (`_cuts`), so a caller that needs the whole count too (a
+    plan) encodes each character about once instead of twice; elsewhere it is counted alone, as
+    `split_sentences` does. The counts are the same either way. A long text is encoded on other
+    threads while this one finds its sentences and where to read each one's count (tiktoken
+    encodes without the GIL), and the counts are then read off in numpy, all at once.
     """
+    measure = _Measure(counter)
     if len(text) < OVERLAP_ENCODE_FROM:
-        ends, spans = counter.token_char_ends(text), _spans(text)
+        ends = counter.token_char_ends(text)
+        spans = _spans(text)
+        known = _read_counts(ends, _cuts(text, spans, measure), measure.widest_id)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="encode") as pool:
             encoded = pool.submit(counter.token_char_ends, text)
             spans = _spans(text)
+            cuts = _cuts(text, spans, measure)
             ends = encoded.result()
-    measure = _Measure(counter)
-
-    def read(start: int, end: int, content: str) -> int | None:
-        return _read_cost(text, start, end, content, ends, measure)
-
-    return _split(text, spans, counter, measure, max_tokens, read), len(ends)
+        known = _read_counts_numpy(ends, cuts, measure.widest_id)
+    with _collector_paused(len(spans) >= MANY_SENTENCES):
+        return _split(text, spans, counter, measure, max_tokens, known), len(ends)
 
 
 def _split(
@@ -330,15 +335,16 @@ def _split(
     counter: TokenCounter,
     measure: _Measure,
     max_tokens: int,
-    read: Callable[[int, int, str], int | None],
+    known: Sequence[int] | None,
 ) -> list[Sentence]:
-    """The one splitting loop; `read` may give a short sentence's count without encoding it."""
+    """The one splitting loop; `known` may give a short sentence's count (-1: count it alone)."""
     encoding = counter.encoding_name
     sentences: list[Sentence] = []
-    for start, end, paragraph, content in spans:
+    for index, (start, end, paragraph, content) in enumerate(spans):
         if end - start <= _SHORT_SENTENCE:  # nearly every sentence: counted once, whole
-            known = read(start, end, content)
-            tokens = measure.cost(content) if known is None else known
+            tokens = -1 if known is None else known[index]
+            if tokens < 0:
+                tokens = measure.cost(content)
             if tokens <= max_tokens:
                 sentences.append(
                     Sentence(len(sentences) + 1, start, end, content, paragraph, tokens, encoding)
@@ -354,15 +360,13 @@ def _split(
     return sentences
 
 
-def _read_cost(
-    text: str,
-    start: int,
-    end: int,
-    content: str,
-    ends: Sequence[int],
-    measure: _Measure,
-) -> int | None:
-    """`measure.cost(content)` read off the whole text's token ends, or None where unsure.
+# Per span: where to read its count off the whole text's tokens (from, to; -1 where unsure) and
+# the tokens of the words counted alone at its edges.
+_Cuts = tuple[list[int], list[int], list[int]]
+
+
+def _cuts(text: str, spans: Sequence[tuple[int, int, int, str]], measure: _Measure) -> _Cuts:
+    """Where each span's `measure.cost(content)` can be read off the whole text's token ends.
 
     tiktoken cuts text into pieces by a regex that looks only forward, and encodes each piece
     alone, so a piece boundary in both strings splits a count in two. Boundaries are certain
@@ -371,31 +375,82 @@ def _read_cost(
     whose " word" is counted alone; and up to its end when what follows cannot join its last
     piece (a space or tab; a line break after a letter or digit; the end of the text), else up
     to the space before its last word, whose " word." is counted alone. Short words repeat and
-    are memoised. Token ends falling exactly on both cuts are checked as well.
+    are memoised. Token ends falling exactly on both cuts are checked when the counts are read
+    (`_read_counts`). Needs no tokens, so it runs while the text is being encoded.
     """
-    if "<" in content:  # shown text may differ from the source (`neutralise_delimiters`)
-        return None
-    if start and text[start - 1] == " ":
-        cut, counted = start - 1, 0
-    else:  # after a line break: count the first word alone
-        space = content.find(" ")
-        if space < 1 or content[space - 1].isspace():
-            return None
-        cut, counted = start + space, measure.spaced(content[:space])
-    after = text[end] if end < len(text) else " "
-    if after in " \t" or (after == "\n" and content[-1].isalnum()):
-        cut_end = end
-    else:  # "." before a line break is one piece with it: count the last word alone
-        space = content.rfind(" ")
-        if start + space <= cut or content[space - 1].isspace():
-            return None
-        cut_end = start + space
-        counted += measure.spaced(content[space + 1 :])
-    first, last = 2 * cut, 2 * cut_end  # `ends` are doubled character offsets
-    low, high = bisect_right(ends, first), bisect_right(ends, last)
-    if high == 0 or ends[high - 1] != last or (first and (low == 0 or ends[low - 1] != first)):
-        return None
-    return measure.widest_id + counted + high - low
+    size = len(text)
+    spaced, memo = measure.spaced, measure.spaced_memo
+    froms: list[int] = []
+    tos: list[int] = []
+    counted: list[int] = []
+    for start, end, _, content in spans:
+        cut = cut_end = -1
+        count = 0
+        # Long sentences are counted stretch by stretch; shown text may differ from the source
+        # where it holds "<" (`neutralise_delimiters`).
+        if end - start <= _SHORT_SENTENCE and "<" not in content:
+            if start and text[start - 1] == " ":
+                cut = start - 1
+            else:  # after a line break: count the first word alone
+                space = content.find(" ")
+                if space >= 1 and not content[space - 1].isspace():
+                    word = content[:space]
+                    known = memo.get(word)
+                    count = spaced(word) if known is None else known
+                    cut = start + space
+            after = text[end] if end < size else " "
+            if cut < 0:
+                pass
+            elif after in " \t" or (after == "\n" and content[-1].isalnum()):
+                cut_end = end
+            else:  # "." before a line break is one piece with it: count the last word alone
+                space = content.rfind(" ")
+                if start + space > cut and not content[space - 1].isspace():
+                    word = content[space + 1 :]
+                    known = memo.get(word)
+                    count += spaced(word) if known is None else known
+                    cut_end = start + space
+        froms.append(cut if cut_end >= 0 else -1)
+        tos.append(cut_end)
+        counted.append(count)
+    return froms, tos, counted
+
+
+def _read_counts(ends: Sequence[int], cuts: _Cuts, widest_id: int) -> list[int]:
+    """Each span's count read off `ends` (doubled character offsets) at its cuts, or -1 where
+    no token ends exactly on both."""
+    found: list[int] = []
+    for cut, cut_end, counted in zip(*cuts, strict=True):
+        if cut < 0:
+            found.append(-1)
+            continue
+        first, last = 2 * cut, 2 * cut_end
+        low, high = bisect_right(ends, first), bisect_right(ends, last)
+        if high == 0 or ends[high - 1] != last or (first and (low == 0 or ends[low - 1] != first)):
+            found.append(-1)
+        else:
+            found.append(widest_id + counted + high - low)
+    return found
+
+
+def _read_counts_numpy(ends: Sequence[int], cuts: _Cuts, widest_id: int) -> list[int]:
+    """`_read_counts` for every span at once, in numpy (116 k sentences of an 18 MB text)."""
+    try:
+        import numpy as np
+    except ImportError:  # numpy comes with the local extra
+        return _read_counts(ends, cuts, widest_id)
+
+    marks = np.asarray(ends, dtype=np.int64)
+    froms, tos, counted = (np.asarray(values, dtype=np.int64) for values in cuts)
+    first, last = 2 * froms, 2 * tos
+    low = np.searchsorted(marks, first, side="right")
+    high = np.searchsorted(marks, last, side="right")
+    before = np.concatenate(([-1], marks))  # before[i]: the end of token i - 1, -1 for none
+    exact = (before[high] == last) & ((first == 0) | (before[low] == first))
+    counts: list[int] = np.where(
+        (froms >= 0) & (high > 0) & exact, widest_id + counted + high - low, -1
+    ).tolist()
+    return counts
 
 
 def _cut_words(
@@ -603,6 +658,32 @@ def chunk_sentences(
     sentences (up to that many tokens) for context; every chunk still has new sentences, and
     claims cited twice through the overlap are merged later.
     """
+    with _collector_paused(len(sentences) >= MANY_SENTENCES):
+        return _chunk_sentences(sentences, counter, max_tokens, overlap_tokens)
+
+
+@contextmanager
+def _collector_paused(paused: bool) -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a long text's sentences and chunks are
+    built: ~100 k new objects, none in a cycle, whose growing heap the collector otherwise walks
+    again and again (~0.25 s of an 18 MB plan). What is made meanwhile is collected afterwards.
+    The collector is process-wide, so another thread's garbage waits too, for that long."""
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _chunk_sentences(
+    sentences: Sequence[Sentence],
+    counter: TokenCounter,
+    max_tokens: int,
+    overlap_tokens: int,
+) -> list[Chunk]:
     measure = _Measure(counter)
     chunks: list[Chunk] = []
     current: list[Sentence] = []

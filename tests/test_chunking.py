@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from summarizer import chunking, tokens
 from summarizer.chunking import (
     _BOUNDARY,
     chunk_sentences,
@@ -344,6 +345,24 @@ def test_counts_read_off_the_whole_text_equal_counts_alone(
     split_both_ways(text, ENCODINGS[encoding], budget)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.one_of(edge_documents, odd_documents, documents),
+    budget=st.integers(min_value=16, max_value=400),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+)
+def test_counts_read_in_numpy_from_an_encode_in_parts_equal_counts_alone(
+    text: str, budget: int, encoding: str
+) -> None:
+    # The long-text path at any length: the encode in parts on other threads while the cuts
+    # are found, the ends in doubled characters from numpy, every count read at once.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chunking, "OVERLAP_ENCODE_FROM", 0)
+        patch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", 0)
+        patch.setattr(tokens, "PART_CHARS", 8)
+        split_both_ways(text, ENCODINGS[encoding], budget)
+
+
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 def test_seeds_split_the_same_when_counted_with_the_whole_text(encoding: str) -> None:
     counter = ENCODINGS[encoding]
@@ -385,3 +404,35 @@ def test_the_sentence_end_regex_finds_what_the_lookbehind_first_form_finds(text:
     assert [m.span() for m in _BOUNDARY.finditer(text)] == [
         m.span() for m in LOOKBEHIND_FIRST.finditer(text)
     ]
+
+
+def test_the_collector_pauses_for_many_sentences_and_comes_back_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from summarizer.errors import PlanError
+
+    seen: list[bool] = []
+    real_split = chunking._split
+
+    def spy(*args: object, **kwargs: object) -> list[chunking.Sentence]:
+        seen.append(gc.isenabled())
+        return real_split(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chunking, "_split", spy)
+    monkeypatch.setattr(chunking, "MANY_SENTENCES", 3)
+    text = "One sentence here. Another one here. And a third one. A fourth."
+    assert gc.isenabled()
+    split_counted(text, COUNTER, 100)
+    split_counted("Just one sentence.", COUNTER, 100)
+    assert seen == [False, True] and gc.isenabled()  # paused for four sentences, not for one
+    gc.disable()
+    try:
+        split_counted(text, COUNTER, 100)
+        assert not gc.isenabled()  # a collector someone else turned off stays off
+    finally:
+        gc.enable()
+    with pytest.raises(PlanError):
+        chunk_sentences(split_sentences(text, COUNTER, 100), COUNTER, 3)
+    assert gc.isenabled()  # back on after an error too
