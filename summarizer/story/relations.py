@@ -76,7 +76,7 @@ def rule_relations(group: Group, articles: Sequence[Article]) -> Relations:
         if denial.score >= DENIAL_THRESHOLD:
             relations.denials[article] = denial
             relations.verdicts[article] = Relation.CONTRADICTS
-        else:
+        elif article not in group.sites:  # shown in place of its support, it would hide that
             relations.proposed[article] = denial
     return relations
 

@@ -365,3 +365,8 @@ def test_a_near_denial_goes_to_a_judging_model_and_counts_only_if_it_says_so() -
         assert ("a2" in judged.denials) is side
         assert (judged.verdicts.get("a2") is Relation.CONTRADICTS) is side
     assert DENIED in render_groups([(1, group(), ruled)], [accusing, denying])
+    # An article that also states the claim keeps that sentence before the model: its near
+    # denial is not shown in its place.
+    stating = group()
+    stating.sites["a2"] = Site("a2", 0, len(DENIED), None, 0.7, unit=(0, len(DENIED)))
+    assert not rule_relations(stating, [accusing, denying]).proposed
