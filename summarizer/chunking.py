@@ -172,7 +172,7 @@ class _Measure:
         self._digit_groups: dict[str, int] = {}
         self._tails: dict[str, int] = {}
         self._short: dict[str, int] = {}
-        self.spaced_memo: dict[str, int] = {}  # `spaced`'s, read directly in hot loops
+        self._spaced: dict[str, int] = {}
         self._brackets = counter.count("[") + counter.count("]")
         self._encoding = counter.encoding_name
         self._single_digit_groups = counter.digit_groups_are_single_tokens
@@ -189,9 +189,9 @@ class _Measure:
         """Tokens of " " + word, for a word without delimiter tags (remembered when short)."""
         if len(word) > _MEMO_CHARS:
             return self.counter.count(" " + word)
-        if word not in self.spaced_memo:  # first words repeat ("The", "“I", "But")
-            self.spaced_memo[word] = self.counter.count(" " + word)
-        return self.spaced_memo[word]
+        if word not in self._spaced:  # first words repeat ("The", "“I", "But")
+            self._spaced[word] = self.counter.count(" " + word)
+        return self._spaced[word]
 
     def _cost(self, text: str) -> int:
         return self.widest_id + self.counter.count(" " + neutralise_delimiters(text))
@@ -203,13 +203,8 @@ class _Measure:
 
     def line(self, sentence: Sentence) -> tuple[int, int]:
         """(tokens of `[id] text`, tokens its line break adds when another line follows)."""
-        # Called once per sentence of the document (116 k at 18 MB): the common case inline.
-        tokens = (
-            sentence.tokens if sentence.encoding == self._encoding else self.cost(sentence.text)
-        )
-        text_tokens = tokens - self.widest_id  # "]" ends a piece
-        text = sentence.text
-        shown = neutralise_delimiters(text) if "<" in text else text
+        text_tokens = self.sentence_cost(sentence) - self.widest_id  # "]" ends a piece
+        shown = neutralise_delimiters(sentence.text)
         return self._id(sentence.id) + text_tokens, self._line_break(shown, text_tokens)
 
     def _id(self, sentence_id: int) -> int:
@@ -379,7 +374,7 @@ def _cuts(text: str, spans: Sequence[tuple[int, int, int, str]], measure: _Measu
     (`_read_counts`). Needs no tokens, so it runs while the text is being encoded.
     """
     size = len(text)
-    spaced, memo = measure.spaced, measure.spaced_memo
+    spaced = measure.spaced
     froms: list[int] = []
     tos: list[int] = []
     counted: list[int] = []
@@ -394,9 +389,7 @@ def _cuts(text: str, spans: Sequence[tuple[int, int, int, str]], measure: _Measu
             else:  # after a line break: count the first word alone
                 space = content.find(" ")
                 if space >= 1 and not content[space - 1].isspace():
-                    word = content[:space]
-                    known = memo.get(word)
-                    count = spaced(word) if known is None else known
+                    count = spaced(content[:space])
                     cut = start + space
             after = text[end] if end < size else " "
             if cut < 0:
@@ -406,9 +399,7 @@ def _cuts(text: str, spans: Sequence[tuple[int, int, int, str]], measure: _Measu
             else:  # "." before a line break is one piece with it: count the last word alone
                 space = content.rfind(" ")
                 if start + space > cut and not content[space - 1].isspace():
-                    word = content[space + 1 :]
-                    known = memo.get(word)
-                    count += spaced(word) if known is None else known
+                    count += spaced(content[space + 1 :])
                     cut_end = start + space
         froms.append(cut if cut_end >= 0 else -1)
         tos.append(cut_end)
@@ -448,7 +439,7 @@ def _read_counts_numpy(ends: Sequence[int], cuts: _Cuts, widest_id: int) -> list
     before = np.concatenate(([-1], marks))  # before[i]: the end of token i - 1, -1 for none
     exact = (before[high] == last) & ((first == 0) | (before[low] == first))
     counts: list[int] = np.where(
-        (froms >= 0) & (high > 0) & exact, widest_id + counted + high - low, -1
+        (froms >= 0) & exact, widest_id + counted + high - low, -1
     ).tolist()
     return counts
 

@@ -166,7 +166,7 @@ class TokenCounter:
             else:
                 ends = 2 * ends
             marks = array("q")
-            marks.frombytes(ends.astype(np.int64).tobytes())
+            marks.frombytes(ends.astype(np.int64, copy=False).tobytes())
             return marks
         byte_ends = self.token_ends(text)
         if text.isascii():

@@ -333,6 +333,7 @@ edge_documents = st.lists(
 ).map(lambda pairs: "".join(w + s for w, s in pairs))
 
 
+@pytest.mark.parametrize("long_path", [False, True], ids=["short-text path", "long-text path"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=st.one_of(edge_documents, odd_documents, documents),
@@ -340,26 +341,15 @@ edge_documents = st.lists(
     encoding=st.sampled_from(sorted(ENCODINGS)),
 )
 def test_counts_read_off_the_whole_text_equal_counts_alone(
-    text: str, budget: int, encoding: str
-) -> None:
-    split_both_ways(text, ENCODINGS[encoding], budget)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    text=st.one_of(edge_documents, odd_documents, documents),
-    budget=st.integers(min_value=16, max_value=400),
-    encoding=st.sampled_from(sorted(ENCODINGS)),
-)
-def test_counts_read_in_numpy_from_an_encode_in_parts_equal_counts_alone(
-    text: str, budget: int, encoding: str
+    long_path: bool, text: str, budget: int, encoding: str
 ) -> None:
     # The long-text path at any length: the encode in parts on other threads while the cuts
     # are found, the ends in doubled characters from numpy, every count read at once.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chunking, "OVERLAP_ENCODE_FROM", 0)
-        patch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", 0)
-        patch.setattr(tokens, "PART_CHARS", 8)
+        if long_path:
+            patch.setattr(chunking, "OVERLAP_ENCODE_FROM", 0)
+            patch.setattr(tokens, "NUMPY_TOKEN_ENDS_FROM", 0)
+            patch.setattr(tokens, "PART_CHARS", 8)
         split_both_ways(text, ENCODINGS[encoding], budget)
 
 
