@@ -76,6 +76,8 @@ from summarizer.tokens import TokenCounter
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# The longest a stopped run waits for its output writes in flight (each is one small file).
+WRITES_SETTLE_S = 30.0
 
 # Which count each outcome adds to (every outcome but a failure is also `done`).
 _COUNTED_AS: dict[ItemStatus, str] = {
@@ -219,6 +221,7 @@ class _Run:
         self._live_tokens: set[CancelToken] = set()
         # Per worker: one item being summarised and one result being written.
         self._threads = _DaemonThreads(2 * options.concurrency, name="batch")
+        self._writing = _InFlight()
 
     async def execute(self) -> None:
         self.observer.started(self.counts.total)
@@ -397,7 +400,9 @@ class _Run:
             # No sweep per write: `run_batch` swept the directory under the lock, and listing
             # items/ per write made a run quadratic in its size.
             await self._threads.submit(
-                lambda: write_atomic(self.out_dir / relative, text, sweep=False)
+                self._writing.counted(
+                    lambda: write_atomic(self.out_dir / relative, text, sweep=False)
+                )
             )
         except OSError as error:
             reason = f"cannot write the output: {error}"
@@ -478,6 +483,10 @@ class _Run:
     # --- the end -------------------------------------------------------------------------------
 
     def finish(self) -> BatchReport:
+        # A run stopped by an error (a full disk, a damaged ledger) or Ctrl-C leaves its worker
+        # threads running; an output write in flight then still has its temp file. Writes are
+        # short: wait for them, so nothing half-written is left when the run returns.
+        self._writing.wait_idle(WRITES_SETTLE_S)
         self._threads.close()
         try:
             # A rerun that changed no row and skipped every done item (each output validated
@@ -579,6 +588,32 @@ class _DaemonThreads:
         """Idle threads exit now, busy ones after their current job."""
         for _ in self._threads:
             self._jobs.put(None)
+
+
+class _InFlight:
+    """How many counted jobs are queued or running, and a wait until none is."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def counted(self, function: Callable[[], T]) -> Callable[[], T]:
+        with self._idle:
+            self._count += 1
+
+        def job() -> T:
+            try:
+                return function()
+            finally:
+                with self._idle:
+                    self._count -= 1
+                    self._idle.notify_all()
+
+        return job
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 async def _settle(future: asyncio.Future[T]) -> None:

@@ -400,3 +400,32 @@ def test_the_progress_bar_counts_items_and_prints_failures_verbatim(tmp_path: Pa
     shown = screen.getvalue()
     assert "a001.txt: server said [bold]no[/bold]" in shown
     assert "3/3" in shown and "1 failed" in shown
+
+
+def test_a_run_stopped_by_an_error_returns_only_after_its_output_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ledger fails on the first item's "done" (a full disk, say) while other items' outputs
+    # are still being written: the run must not return with their temp files on disk (the
+    # full-disk test on tmpfs caught that once in CI, a race).
+    from summarizer.batch import ledger as ledger_module
+    from summarizer.batch import runner
+    from summarizer.errors import LedgerError
+    from summarizer.files import write_atomic
+
+    def slow_write(path: Path, text: str, **kwargs: object) -> None:
+        temp = path.parent / f".{path.name}.slow.tmp"
+        temp.write_text("half", encoding="utf-8")
+        time.sleep(0.05 if path.name.startswith("a000") else 0.6)  # the first is done first
+        temp.unlink()
+        write_atomic(path, text, sweep=False)
+
+    def full(self: object, item_id: str, **kwargs: object) -> None:
+        raise LedgerError("database or disk is full", path=tmp_path, advice="free some space")
+
+    monkeypatch.setattr(runner, "write_atomic", slow_write)
+    monkeypatch.setattr(ledger_module.Ledger, "mark_done", full)
+    write_articles(tmp_path / "in", 4)
+    with pytest.raises(LedgerError):
+        run(tmp_path, [tmp_path / "in"], ScriptedBackend(), concurrency=4)
+    assert not list((tmp_path / "out").rglob(".*.tmp"))
